@@ -1,0 +1,64 @@
+"""The contract between diagnostics and the report.
+
+A diagnostic turns its frozen result dataclass into a :class:`Section`; the report only assembles
+sections into HTML, JSON and PNG files. A section that failed or had nothing to show still appears,
+with ``status`` and ``reason`` saying why, so nothing vanishes silently.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Status = Literal["ok", "empty", "failed", "skipped"]
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One PNG figure of a section; ``name`` becomes ``figures/<section>-<name>.png``."""
+
+    name: str
+    png: bytes
+    caption: str = ""
+
+    @classmethod
+    def from_matplotlib(cls, name: str, fig: Any, caption: str = "", dpi: int = 110) -> "Figure":
+        """Render a matplotlib figure to PNG bytes and close it."""
+        import matplotlib.pyplot as plt
+
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+        plt.close(fig)
+        return cls(name=name, png=buf.getvalue(), caption=caption)
+
+
+@dataclass(frozen=True)
+class Table:
+    """A small table: column names and rows of plain values (numbers or strings)."""
+
+    columns: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
+
+
+@dataclass(frozen=True)
+class Section:
+    """One diagnostic's part of the report.
+
+    ``key`` is a stable identifier (``"metrics"``, ``"regions"``, ...) used as the JSON key;
+    ``summary`` is one sentence with the key finding; ``data`` is the JSON-safe raw result.
+    """
+
+    key: str
+    title: str
+    summary: str
+    figures: tuple[Figure, ...] = ()
+    table: Table | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    status: Status = "ok"
+    reason: str = ""
+
+    @classmethod
+    def unavailable(cls, key: str, title: str, status: Status, reason: str) -> "Section":
+        """A section that could not be computed, stating why."""
+        return cls(key=key, title=title, summary=reason, status=status, reason=reason)
