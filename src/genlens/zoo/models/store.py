@@ -8,7 +8,9 @@ stale model is never reused.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import fcntl
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -44,11 +46,23 @@ def load_or_train(
     """
     path = model_path(name, config, cache_dir)
     model = build()
-    if path.exists():
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        model.load_state_dict(state)
-    else:
-        train(model)
-        with atomic_path(path) as tmp:
-            torch.save(model.state_dict(), tmp)
+    with _exclusive(path):  # a second process waits for the first's training instead of repeating it
+        if path.exists():
+            state = torch.load(path, map_location="cpu", weights_only=True)
+            model.load_state_dict(state)
+        else:
+            train(model)
+            with atomic_path(path) as tmp:
+                torch.save(model.state_dict(), tmp)
     return model.eval()
+
+
+@contextlib.contextmanager
+def _exclusive(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
