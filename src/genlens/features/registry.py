@@ -1,0 +1,63 @@
+"""Extractor names -> extractors: the one place a string like ``torchvision:resnet50:layer3`` is parsed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from genlens.errors import ConfigError
+from genlens.features.base import FeatureExtractor
+
+#: Names accepted by :func:`get_extractor` (patterns shown with their placeholders).
+EXTRACTOR_NAMES = (
+    "pixels",
+    "inception-v3-fid",
+    "random-vgg16",
+    "zoo-classifier",
+    "torchvision:<arch>[:<layer>[,<layer>...]]",
+    "torchscript:<path>",
+    "precomputed",
+)
+
+
+def get_extractor(name: str, device: str | torch.device | None = None, **kwargs: Any) -> FeatureExtractor:
+    """Build the extractor called ``name``; ``kwargs`` go to its constructor (weights, dtype, spatial...).
+
+    ``precomputed`` is not a network: read such features with
+    :func:`~genlens.features.simple.load_precomputed` instead.
+    """
+    if name == "pixels":
+        from genlens.features.simple import PixelExtractor
+
+        return PixelExtractor(device=device, **kwargs)
+    if name == "inception-v3-fid":
+        from genlens.features.inception import InceptionFID
+
+        return InceptionFID(device=device, **kwargs)
+    if name == "random-vgg16":
+        from genlens.features.torchvision_models import random_vgg16
+
+        return random_vgg16(device=device, **kwargs)
+    if name.startswith("torchvision:"):
+        from genlens.features.torchvision_models import torchvision_extractor
+
+        _, arch, *rest = name.split(":", 2)
+        if not arch:
+            raise ConfigError("torchvision extractor needs an architecture, e.g. torchvision:resnet50")
+        layers = rest[0] if rest else kwargs.pop("layers", None)
+        return torchvision_extractor(arch, layers=layers, device=device, **kwargs)
+    if name.startswith("torchscript:"):
+        from genlens.features.simple import TorchScriptExtractor
+
+        return TorchScriptExtractor(name.split(":", 1)[1], device=device, **kwargs)
+    if name == "zoo-classifier":
+        from genlens.features.torchvision_models import zoo_classifier_extractor
+
+        return zoo_classifier_extractor(device=device, **kwargs)
+    if name == "precomputed":
+        raise ConfigError(
+            "'precomputed' features are read from (n, d) .npy/.npz arrays with "
+            "genlens.features.load_precomputed(path), not extracted by a network"
+        )
+    raise ConfigError(f"unknown feature extractor {name!r}; known: {', '.join(EXTRACTOR_NAMES)}")
