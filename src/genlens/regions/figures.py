@@ -1,0 +1,137 @@
+"""Figures and the report section of the regions view (matplotlib, Agg)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from genlens.report.section import Figure, Section, Table
+
+if TYPE_CHECKING:
+    from genlens.regions.result import RegionsResult
+
+KEY = "regions"
+TITLE = "Regions: where the generator differs (pixel clusters and cluster-wise CMS)"
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _cluster_colors(k: int) -> np.ndarray:
+    cmap = _plt().get_cmap("tab20" if k > 10 else "tab10")
+    return np.array([cmap(i % cmap.N) for i in range(k)])
+
+
+def cluster_map(result: RegionsResult) -> Figure:
+    """Cluster labels drawn semi-transparently over the mean real image, with cluster ids."""
+    plt = _plt()
+    labels = result.partition.labels
+    colors = _cluster_colors(result.partition.k)
+    fig, ax = plt.subplots(figsize=(4.2, 4.2))
+    if result.mean_real is not None:
+        ax.imshow(result.mean_real, interpolation="nearest")
+        ax.imshow(colors[labels][..., :3], alpha=0.55, interpolation="nearest")
+    else:
+        ax.imshow(colors[labels][..., :3], interpolation="nearest")
+    for c in result.clusters:
+        ys, xs = np.nonzero(labels == c.id)
+        ax.text(xs.mean(), ys.mean(), str(c.id), ha="center", va="center", fontsize=9, fontweight="bold",
+                color="white", bbox={"facecolor": "black", "alpha": 0.5, "pad": 1, "linewidth": 0})
+    ax.set_title(f"{result.partition.k} pixel clusters over the mean real image", fontsize=9)
+    ax.axis("off")
+    return Figure.from_matplotlib("clusters", fig, "Pixel clusters (ids at each cluster's centroid).")
+
+
+def ordered_cka(result: RegionsResult) -> Figure | None:
+    """The CKA matrix with pixels grouped by cluster; lines mark the cluster blocks."""
+    mat = result.partition.ordered_cka()
+    if mat is None:
+        return None
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(4.6, 4.0))
+    im = ax.imshow(mat, cmap="Reds", vmin=0.0, vmax=1.0, interpolation="nearest")
+    edges = np.cumsum(result.partition.sizes)[:-1] - 0.5
+    for e in edges:
+        ax.axhline(e, color="black", lw=0.6)
+        ax.axvline(e, color="black", lw=0.6)
+    fig.colorbar(im, ax=ax, fraction=0.046, label="CKA")
+    ax.set_title(f"pixel CKA ordered by cluster (max cross-cluster {result.partition.max_cross_cka:.2f})", fontsize=9)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return Figure.from_matplotlib("cka", fig, "Pixel-wise CKA on real images, grouped by cluster.")
+
+
+def cms_bars(result: RegionsResult) -> Figure:
+    """Cluster CMS with CIs and floors, beside the image CMS and the product of cluster CMS."""
+    plt = _plt()
+    names = [str(c.id) for c in result.clusters] + ["image", "product"]
+    values = [c.cms for c in result.clusters] + [result.image, result.product]
+    cis = [c.ci for c in result.clusters] + [result.image_ci, result.product_ci]
+    floors = [c.floor for c in result.clusters] + [result.image_floor, np.nan]
+    colors = list(_cluster_colors(result.partition.k)) + ["0.35", "0.6"]
+    x = np.arange(len(names))
+    lo = np.nan_to_num(np.array([v - ci[0] for v, ci in zip(values, cis)]))  # no CI (n_boot=0): no bar
+    hi = np.nan_to_num(np.array([ci[1] - v for v, ci in zip(values, cis)]))
+    fig, ax = plt.subplots(figsize=(max(4.5, 0.45 * len(names) + 1.5), 3.4))
+    ax.bar(x, values, color=colors, yerr=np.vstack([lo.clip(0), hi.clip(0)]), capsize=3)
+    ax.scatter(x, floors, marker="_", s=250, color="black", zorder=3, label="real-vs-real floor")
+    low = float(np.nanmin([*values, *floors, *(ci[0] for ci in cis)]))
+    ax.set_ylim(max(0.0, low - 0.1 * (1.0 - low) - 1e-3), min(1.02, max(max(values), 1.0) + 0.005))
+    ax.set_xticks(x, names)
+    ax.set_xlabel("cluster")
+    ax.set_ylabel(f"CMS ({result.plan.estimator}, {result.plan.mode})")
+    ax.legend(fontsize=8, loc="lower left")
+    ax.set_title(f"cluster-wise CMS with {int(result.plan.level * 100)}% bootstrap CIs", fontsize=9)
+    return Figure.from_matplotlib("cms", fig, "Higher is better; a bar well below its floor is a real deficit.")
+
+
+def deficit_map(result: RegionsResult) -> Figure:
+    """Each pixel coloured by its cluster's deficit ``log(floor / CMS)``; hatched clusters are significant."""
+    plt = _plt()
+    dmap = result.deficit_map()
+    vmax = max(float(np.abs(dmap).max()), 1e-6)
+    fig, ax = plt.subplots(figsize=(4.6, 4.0))
+    im = ax.imshow(dmap, cmap="RdBu_r", vmin=-vmax, vmax=vmax, interpolation="nearest")
+    sig = np.array([c.significant for c in result.clusters])[result.partition.labels]
+    if sig.any():
+        ax.contour(sig.astype(float), levels=[0.5], colors="black", linewidths=1.2)
+    fig.colorbar(im, ax=ax, fraction=0.046, label="log(floor / CMS)")
+    ax.set_title("CMS deficit per pixel (outlined: CI below the floor)", fontsize=9)
+    ax.axis("off")
+    return Figure.from_matplotlib("deficit", fig, "Red: worse than a second real sample; blue: within noise.")
+
+
+def regions_section(result: RegionsResult) -> Section:
+    """The report section: summary naming the worst cluster and where it is, figures and a table."""
+    worst = result.worst
+    ys, xs = np.nonzero(result.partition.labels == worst.id)
+    where = f"rows {ys.min()}-{ys.max()}, cols {xs.min()}-{xs.max()}"
+    if not np.isfinite(worst.floor):
+        verdict = "no real-vs-real floor was computed"
+    elif worst.significant:
+        verdict = "below its real-vs-real floor beyond sampling noise"
+    else:
+        verdict = "but within sampling noise of its floor"
+    summary = (
+        f"Image CMS {result.image:.4f} (product of {result.partition.k} clusters {result.product:.4f}). "
+        f"Worst region: cluster {worst.id} ({worst.n_pixels} px, {where}), CMS {worst.cms:.4f} vs floor "
+        f"{worst.floor:.4f}, {verdict}; it carries {100 * worst.share:.0f}% of -log CMS."
+    )
+    figures = [cluster_map(result), ordered_cka(result), cms_bars(result), deficit_map(result)]
+    table = Table(
+        columns=("cluster", "pixels", "CMS", "CI low", "CI high", "floor", "deficit", "share"),
+        rows=tuple(
+            (c.id, c.n_pixels, round(c.cms, 5), round(c.ci[0], 5), round(c.ci[1], 5), round(c.floor, 5),
+             round(c.deficit, 5), round(c.share, 3))
+            for c in result.clusters
+        ),
+    )
+    return Section(key=KEY, title=TITLE, summary=summary, figures=tuple(f for f in figures if f is not None),
+                   table=table, data=result.to_dict())

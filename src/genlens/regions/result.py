@@ -1,0 +1,186 @@
+"""The regions view's result: the partition, per-cluster CMS with CIs, floors and shares."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from genlens._json import json_safe
+from genlens.regions.cms import CmsEstimates, CmsPlan
+from genlens.regions.partition import PixelPartition
+
+
+@dataclass(frozen=True)
+class ClusterScore:
+    """One cluster: its CMS, CI, real-vs-real floor, share of ``-log CMS`` and deficit.
+
+    ``deficit = log(floor) - log(cms)``: how far below the real-vs-real value the cluster sits, in the
+    units of ``-log CMS`` (0 = as good as a second real sample; the shares of these add up).
+    """
+
+    id: int
+    cms: float
+    ci: tuple[float, float]
+    floor: float
+    share: float
+    n_pixels: int
+
+    @property
+    def deficit(self) -> float:
+        """``log(floor / cms)``; ``-log cms`` when no floor was computed (``floor_splits=0``)."""
+        floor = self.floor if np.isfinite(self.floor) and self.floor > 0 else 1.0
+        return float(np.log(floor) - np.log(self.cms))
+
+    @property
+    def severity(self) -> float:
+        """Deficit in units of the CI half-width (log scale): how many "noise widths" below the floor."""
+        half = 0.5 * (np.log(self.ci[1]) - np.log(self.ci[0])) if self.ci[1] > self.ci[0] > 0 else float("nan")
+        return self.deficit / half if np.isfinite(half) and half > 0 else self.deficit
+
+    @property
+    def significant(self) -> bool:
+        """The floor lies above the CI: the gap is larger than this sample size explains."""
+        return self.ci[1] < self.floor
+
+    def to_dict(self) -> dict[str, Any]:
+        return json_safe(
+            {
+                "id": self.id,
+                "cms": self.cms,
+                "ci": list(self.ci),
+                "share": self.share,
+                "n_pixels": self.n_pixels,
+                "floor": self.floor,
+                "deficit": self.deficit,
+                "severity": self.severity,
+                "significant": self.significant,
+            }
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class RegionsResult:
+    """Everything the regions view found; ``to_dict()`` is the CLI's JSON, ``to_section()`` the report's."""
+
+    partition: PixelPartition
+    clusters: tuple[ClusterScore, ...]
+    image: float
+    image_ci: tuple[float, float]
+    image_floor: float
+    product: float
+    product_ci: tuple[float, float]
+    gamma: float
+    bandwidth_scale: float
+    plan: CmsPlan
+    n_real: int
+    n_fake: int
+    mean_real: np.ndarray | None = None
+    inputs: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_estimates(
+        cls,
+        est: CmsEstimates,
+        partition: PixelPartition,
+        gamma: float,
+        bandwidth_scale: float,
+        plan: CmsPlan,
+        n_real: int,
+        n_fake: int,
+        mean_real: np.ndarray | None = None,
+        inputs: dict[str, Any] | None = None,
+    ) -> RegionsResult:
+        """Summarise raw estimates: CIs re-centred on the point estimate, shares of ``-log CMS``."""
+        sizes = partition.sizes
+        cis = [_interval(est.clusters[j], est.boot_clusters[:, j], plan.level) for j in range(partition.k)]
+        shares = log_shares(est.clusters)
+        clusters = tuple(
+            ClusterScore(j, float(est.clusters[j]), cis[j], float(est.floor_clusters[j]), float(shares[j]), int(sizes[j]))
+            for j in range(partition.k)
+        )
+        return cls(
+            partition=partition,
+            clusters=clusters,
+            image=est.image,
+            image_ci=_interval(est.image, est.boot_image, plan.level),
+            image_floor=est.floor_image,
+            product=est.product,
+            product_ci=_interval(est.product, est.boot_product, plan.level),
+            gamma=gamma,
+            bandwidth_scale=bandwidth_scale,
+            plan=plan,
+            n_real=n_real,
+            n_fake=n_fake,
+            mean_real=mean_real,
+            inputs=inputs or {},
+        )
+
+    @property
+    def worst(self) -> ClusterScore:
+        """The cluster furthest below its real-vs-real floor, in units of its own CI (``severity``).
+
+        Large clusters have lower CMS and wider CIs even for a perfect generator, so neither the lowest
+        CMS nor the largest raw deficit is a fair pick across clusters of different sizes.
+        """
+        return max(self.clusters, key=lambda c: c.severity)
+
+    def to_dict(self) -> dict[str, Any]:
+        part = self.partition.to_dict()
+        return json_safe(
+            {
+                "partition": {key: part[key] for key in ("k", "labels", "sizes", "max_cross_cka", "image_size", "meta")},
+                "cms": {
+                    "image": self.image,
+                    "image_ci": list(self.image_ci),
+                    "image_floor": self.image_floor,
+                    "product": self.product,
+                    "product_ci": list(self.product_ci),
+                    "estimator": self.plan.estimator,
+                    "mode": self.plan.mode,
+                    "level": self.plan.level,
+                    "clusters": [c.to_dict() for c in self.clusters],
+                },
+                "worst_cluster": self.worst.id,
+                "gamma": self.gamma,
+                "bandwidth_scale": self.bandwidth_scale,
+                "median_sq_dist": self.partition.median_sq_dist,
+                "n_real": self.n_real,
+                "n_fake": self.n_fake,
+                "n_boot": self.plan.n_boot,
+                "floor_splits": self.plan.floor_splits,
+                "seed": self.plan.seed,
+                "inputs": self.inputs,
+            }
+        )
+
+    def deficit_map(self) -> np.ndarray:
+        """``(H, W)``: each pixel carries its cluster's deficit ``log(floor / cms)``."""
+        deficits = np.array([c.deficit for c in self.clusters])
+        return deficits[self.partition.labels]
+
+    def to_section(self) -> Any:
+        """The report section (figures drawn here; see :mod:`genlens.regions.figures`)."""
+        from genlens.regions.figures import regions_section
+
+        return regions_section(self)
+
+
+def log_shares(values: np.ndarray) -> np.ndarray:
+    """Each cluster's share of ``-log prod CMS_j``; all zeros when the product is exactly 1."""
+    logs = -np.log(np.asarray(values, dtype=np.float64))
+    total = logs.sum()
+    return logs / total if total != 0 else np.zeros_like(logs)
+
+
+def _interval(point: float, replicates: np.ndarray, level: float) -> tuple[float, float]:
+    """Percentile spread of the replicates around their median, placed at the point estimate.
+
+    Resampling with replacement duplicates samples, and duplicate pairs have kernel value 1; that
+    shifts every replicate of CMS downward. Re-centring keeps the spread and drops that shift.
+    """
+    if replicates.size == 0:
+        return (float("nan"), float("nan"))
+    lo, mid, hi = np.quantile(replicates, [(1 - level) / 2, 0.5, (1 + level) / 2])
+    return (float(point + lo - mid), float(point + hi - mid))
