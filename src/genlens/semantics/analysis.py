@@ -1,0 +1,153 @@
+"""The semantics view end to end: image sources in, result objects (with figures) out.
+
+:func:`compare_sources` segments a real and a generated set and compares their class statistics;
+:func:`invert_and_inspect` runs layer inversion on real images and the instance view on the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from genlens.errors import InputError
+from genlens.io.base import ImageSource
+from genlens.report.section import Figure
+from genlens.semantics.encoder import EncoderTraining, LayerEncoder, train_encoder
+from genlens.semantics.instance import InstanceView, instance_view
+from genlens.semantics.inversion import Inversion, invert_images
+from genlens.semantics.segmenter import Segmenter, ignored_class, segment_source, segmenter_name
+from genlens.semantics.split import GeneratorSplit
+from genlens.semantics.statistics import SemanticComparison, compare_areas
+
+
+@dataclass(frozen=True)
+class SemanticsResult:
+    """A real-vs-generated semantic comparison with its provenance."""
+
+    comparison: SemanticComparison
+    segmenter: str
+    classes: tuple[str, ...]
+    image_size: tuple[int, int]
+    inputs: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "segmenter": self.segmenter,
+            "segmented_size": list(self.image_size),
+            "inputs": self.inputs,
+            **self.comparison.to_dict(),
+        }
+
+    def figures(self) -> list[Figure]:
+        from genlens.semantics.figures import area_figure, presence_figure
+
+        if not self.comparison.classes:
+            return []
+        return [area_figure(self.comparison), presence_figure(self.comparison)]
+
+    def summary(self) -> str:
+        """One sentence with the key finding."""
+        c = self.comparison
+        under = ", ".join(s.name for s in c.under_represented(3)) or "none"
+        over = ", ".join(s.name for s in c.over_represented(3)) or "none"
+        floor = "n/a" if c.fsd_floor is None else f"{c.fsd_floor:.3g}"
+        return (f"FSD {c.fsd:.3g} (real split-half floor {floor}); under-represented: {under}; "
+                f"over-represented: {over}.")
+
+
+def common_size(real: ImageSource, fake: ImageSource) -> tuple[int, int]:
+    """Both sets are segmented at one size: the smaller of the two (never upsample one side only)."""
+    (hr, wr), (hf, wf) = real.image_size, fake.image_size
+    return (hr, wr) if hr * wr <= hf * wf else (hf, wf)
+
+
+def compare_sources(
+    real: ImageSource,
+    fake: ImageSource,
+    segmenter: Segmenter,
+    size: tuple[int, int] | None = None,
+    batch_size: int = 64,
+    n_boot: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+    presence_threshold: float = 0.0,
+    max_images: int | None = None,
+) -> SemanticsResult:
+    """Segment both sets at one size and compare their per-class statistics (see :func:`compare_areas`).
+
+    ``max_images`` uses only the first images of each set (compare models at equal counts: FSD is biased).
+    """
+    size = tuple(size) if size is not None else common_size(real, fake)  # type: ignore[assignment]
+    real_areas = segment_source(real, segmenter, batch_size, size, "segmenting real images", max_images)
+    fake_areas = segment_source(fake, segmenter, batch_size, size, "segmenting generated images", max_images)
+    comparison = compare_areas(
+        real_areas, fake_areas, segmenter.classes, ignore_index=ignored_class(segmenter), n_boot=n_boot,
+        level=level, seed=seed, presence_threshold=presence_threshold,
+    )
+    return SemanticsResult(
+        comparison=comparison,
+        segmenter=segmenter_name(segmenter),
+        classes=tuple(str(c) for c in segmenter.classes),
+        image_size=(int(size[0]), int(size[1])),
+        inputs={"real": real.describe(), "fake": fake.describe()},
+    )
+
+
+@dataclass(frozen=True)
+class InversionResult:
+    """Layer inversion of real images plus, when a segmenter was given, the instance view."""
+
+    inversion: Inversion
+    encoder: EncoderTraining
+    view: InstanceView | None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"inversion": self.inversion.to_dict(), "encoder": self.encoder.to_dict()}
+        if self.view is not None:
+            out["instances"] = self.view.to_dict()
+        return out
+
+    def figures(self, max_rows: int = 6) -> list[Figure]:
+        from genlens.semantics.figures import instance_figure
+
+        return [] if self.view is None else [instance_figure(self.view, max_rows=max_rows)]
+
+
+def invert_and_inspect(
+    split: GeneratorSplit,
+    images: torch.Tensor | np.ndarray,
+    segmenter: Segmenter | None = None,
+    encoder: tuple[LayerEncoder, EncoderTraining] | None = None,
+    encoder_steps: int = 300,
+    steps: int = 300,
+    lambda_reg: float = 0.1,
+    seed: int = 0,
+    min_area: float = 0.02,
+    keep_fraction: float = 0.25,
+    feature_fn: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    feature_weight: float = 1.0,
+) -> InversionResult:
+    """Train (or reuse) the layer encoder, invert ``images`` through ``G_f``, and find lost classes.
+
+    ``feature_fn`` (images in ``[-1, 1]`` -> features) adds the optional feature-space reconstruction loss.
+    """
+    images = torch.as_tensor(images)
+    if images.ndim != 4 or images.shape[0] == 0:
+        raise InputError(f"expected a non-empty uint8 (n, 3, H, W) image batch, got shape {tuple(images.shape)}")
+    out_hw = split.shapes()[-1][1:]
+    if tuple(images.shape[-2:]) != tuple(out_hw):
+        from genlens.io.preprocess import resize_uint8
+
+        images = resize_uint8(images, out_hw)
+    enc, record = encoder if encoder is not None else train_encoder(split, steps=encoder_steps, seed=seed)
+    inversion = invert_images(split, enc, images, steps=steps, lambda_reg=lambda_reg, feature_fn=feature_fn,
+                              feature_weight=feature_weight)
+    view = None
+    if segmenter is not None:
+        view = instance_view(inversion.images, inversion.reconstructions, segmenter, min_area=min_area,
+                             keep_fraction=keep_fraction, l1=inversion.l1_final)
+    return InversionResult(inversion=inversion, encoder=record, view=view)
