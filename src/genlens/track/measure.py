@@ -1,0 +1,156 @@
+"""One step's diagnostics: generated images -> flat ``{metric: value}`` scalars against a reference.
+
+Names are ``<view>/<quantity>`` so they group naturally in TensorBoard and in the report:
+
+* ``metrics/fid``, ``metrics/kid``, ``metrics/precision`` ... -- standard metrics in the reference's
+  feature space (the same :class:`~genlens.metrics.diagnostic.MetricsReference` the report uses,
+  without bootstrap, which would cost more than the step itself).
+* ``regions/cms`` (image CMS), ``regions/cms_product`` (product of the cluster CMS) and
+  ``regions/cluster_<j>`` -- cluster-wise CMS under the fixed partition and bandwidth, in one pass.
+* ``semantics/fsd`` and ``semantics/area/<class>`` -- Fréchet segmentation distance and the mean
+  area fraction of every class in the generated images.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+
+from genlens.errors import InputError
+from genlens.track.reference import Reference
+
+#: For every headline metric: is a larger value better? (Used by the event detector and the plots.)
+HIGHER_IS_BETTER: dict[str, bool] = {
+    "metrics/fid": False,
+    "metrics/kid": False,
+    "metrics/mmd": False,
+    "metrics/cms": True,
+    "metrics/is": True,
+    "metrics/precision": True,
+    "metrics/recall": True,
+    "metrics/density": True,
+    "metrics/coverage": True,
+    "regions/cms": True,
+    "regions/cms_product": True,
+    "semantics/fsd": False,
+}
+
+
+def cluster_metric(j: int) -> str:
+    return f"regions/cluster_{j:02d}"
+
+
+def area_metric(name: str) -> str:
+    return f"semantics/area/{name}"
+
+
+class Measurer:
+    """Live objects (extractor, metrics reference, segmenter) built from a :class:`Reference`."""
+
+    def __init__(self, reference: Reference, device: str | None = None, batch_size: int = 64) -> None:
+        self.ref, self.device, self.batch_size = reference, device, batch_size
+        diags = reference.config.diagnostics
+        self._extractor = self._metrics_ref = self._segmenter = None
+        self._real_spatial: torch.Tensor | None = None
+        if "metrics" in diags:
+            self._init_metrics()
+        if "regions" in diags:
+            from genlens.regions import images_to_spatial
+
+            self._real_spatial = images_to_spatial(torch.from_numpy(reference.regions_images))
+        if "semantics" in diags:
+            from genlens.semantics import get_segmenter
+
+            cfg = reference.config
+            self._segmenter = get_segmenter(cfg.segmenter, device=device, **cfg.segmenter_options)
+
+    def _init_metrics(self) -> None:
+        from genlens.features import get_extractor
+        from genlens.metrics.diagnostic import MetricsReference
+        from genlens.report.feature_space import ZOO_FEATURES, FeatureSet
+
+        ref = self.ref
+        kwargs = dict(ref.config.feature_options)
+        if ref.feature_space == ZOO_FEATURES:
+            kwargs.setdefault("size", int(ref.image_size[0]))
+        self._extractor = get_extractor(ref.feature_space, device=self.device, **kwargs)
+        real = FeatureSet(ref.features, ref.logits, ref.real, ref.extractor)
+        self._metrics_ref = MetricsReference(real, metrics=ref.config.metrics, n_boot=0, seed=ref.config.seed,
+                                             device=self.device)
+
+    def __call__(self, images: torch.Tensor) -> dict[str, float]:
+        """All configured diagnostics of uint8 ``(n, 3, H, W)`` generated images."""
+        if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] != 3:
+            raise InputError(f"expected uint8 (n, 3, H, W) samples, got {images.dtype} {tuple(images.shape)}")
+        if images.shape[0] < 4:
+            raise InputError(f"log at least 4 samples per step (got {images.shape[0]}); 100+ give stable numbers")
+        images = self._to_reference_size(images)
+        values: dict[str, float] = {}
+        if self._metrics_ref is not None:
+            values.update(self._metrics(images))
+        if self._real_spatial is not None:
+            values.update(self._regions(images))
+        if self._segmenter is not None:
+            values.update(self._semantics(images))
+        return values
+
+    def _to_reference_size(self, images: torch.Tensor) -> torch.Tensor:
+        if tuple(images.shape[-2:]) == tuple(self.ref.image_size):
+            return images
+        from genlens.io import resize_uint8
+
+        return resize_uint8(images, tuple(self.ref.image_size))
+
+    def _metrics(self, images: torch.Tensor) -> dict[str, float]:
+        from genlens.features import extract_features
+        from genlens.io import ArraySource
+        from genlens.report.feature_space import FeatureSet
+
+        ext = self._extractor
+        names = [ext.outputs[0], "logits"] if "logits" in ext.outputs[1:] else [ext.outputs[0]]
+        out = extract_features(ArraySource(images, name="samples"), ext, cache_dir=False,
+                               batch_size=self.batch_size, outputs=names)
+        fake = FeatureSet(out[names[0]].reshape(len(images), -1), out.get("logits"), {}, self.ref.extractor)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # subset-size and rank warnings repeat at every step
+            result = self._metrics_ref.compare(fake, floor=False)
+        return {f"metrics/{e.name}": float(e.value) for e in result.estimates}
+
+    def _regions(self, images: torch.Tensor) -> dict[str, float]:
+        from genlens.regions import CmsPlan, cluster_cms, images_to_spatial
+
+        est = cluster_cms(self._real_spatial, images_to_spatial(images), self.ref.partition.labels,
+                          float(self.ref.gamma), CmsPlan(n_boot=0, floor_splits=0), device=self.device)
+        values = {"regions/cms": est.image, "regions/cms_product": est.product}
+        values.update({cluster_metric(j): float(c) for j, c in enumerate(est.clusters)})
+        return values
+
+    def _semantics(self, images: torch.Tensor) -> dict[str, float]:
+        from genlens.semantics import class_areas, fsd
+        from genlens.semantics.segmenter import segment_batch
+
+        n_classes = len(self.ref.class_names)
+        areas = np.concatenate([
+            class_areas(segment_batch(self._segmenter, images[lo : lo + self.batch_size]), n_classes)
+            for lo in range(0, len(images), self.batch_size)
+        ])
+        values = {"semantics/fsd": fsd(self.ref.real_areas, areas)}
+        values.update({area_metric(c): float(a) for c, a in zip(self.ref.class_names, areas.mean(axis=0))})
+        return values
+
+
+def describe_reference(ref: Reference) -> dict[str, Any]:
+    """What a reader of the results needs to know about the reference (JSON-safe)."""
+    out: dict[str, Any] = {"key": ref.key, "config": ref.config.to_dict(), "real": ref.real,
+                           "image_size": list(ref.image_size)}
+    if ref.feature_space:
+        out["feature_space"] = ref.feature_space
+    if ref.partition is not None:
+        out["partition"] = {"k": ref.partition.k, "labels": ref.partition.labels.tolist(), "gamma": ref.gamma}
+    if ref.class_names:
+        out["classes"] = list(ref.class_names)
+        out["real_area"] = dict(zip(ref.class_names, ref.real_areas.mean(axis=0).tolist()))
+    return out

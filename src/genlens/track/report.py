@@ -1,0 +1,154 @@
+"""The tracking result and report: series and events from a store -> report.html + results.json.
+
+``results.json`` is the report's versioned document plus two top-level keys for scripts:
+``series`` (``{run: {metric: [[step, value], ...]}}``) and ``events`` (a list of ``{run, step,
+metric, change, score, causes}``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from genlens._json import json_safe, write_json
+from genlens.report.section import Figure, Section, Table
+from genlens.track.events import Event, EventRule, detect_events
+from genlens.track.measure import HIGHER_IS_BETTER
+from genlens.track.store import RunStore, Series
+
+
+@dataclass(frozen=True)
+class TrackResult:
+    """Every logged series, the flagged events, and what the reference was (when known)."""
+
+    series: Series
+    events: tuple[Event, ...]
+    reference: dict[str, Any] = field(default_factory=dict)
+    rule: EventRule = field(default_factory=EventRule)
+
+    @classmethod
+    def from_store(cls, store: str | os.PathLike[str] | RunStore, rule: EventRule | None = None) -> TrackResult:
+        """Read a store (and the reference saved beside it, if any) and detect events."""
+        from genlens.track.tracker import reference_folder
+
+        store = store if isinstance(store, RunStore) else RunStore(store)
+        reference: dict[str, Any] = {}
+        folder = reference_folder(store.path)
+        if (folder / "reference.json").exists():
+            from genlens.track.measure import describe_reference
+            from genlens.track.reference import Reference
+
+            reference = describe_reference(Reference.load(folder))
+        rule = rule or EventRule()
+        series = store.series()
+        events = detect_events(series, rule, real_areas=reference.get("real_area"))
+        return cls(series, tuple(events), reference, rule)
+
+    @property
+    def runs(self) -> list[str]:
+        return sorted(self.series)
+
+    @property
+    def metrics(self) -> list[str]:
+        return sorted({m for per in self.series.values() for m in per})
+
+    def headline(self) -> list[str]:
+        """Metrics with a direction (the ones events are judged on), in a stable order."""
+        return [m for m in HIGHER_IS_BETTER if m in self.metrics]
+
+    def product_correlation(self) -> dict[str, float]:
+        """Per run: Pearson correlation over steps of the image CMS and the product of cluster CMS."""
+        out = {}
+        for run, per in self.series.items():
+            if "regions/cms" in per and "regions/cms_product" in per:
+                a, b = dict(per["regions/cms"]), dict(per["regions/cms_product"])
+                steps = sorted(set(a) & set(b))
+                x, y = np.array([a[s] for s in steps]), np.array([b[s] for s in steps])
+                ok = np.isfinite(x) & np.isfinite(y)
+                if ok.sum() >= 3 and x[ok].std() > 0 and y[ok].std() > 0:
+                    out[run] = float(np.corrcoef(x[ok], y[ok])[0, 1])
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return json_safe({
+            "runs": self.runs,
+            "series": {r: {m: [[s, v] for s, v in pts] for m, pts in per.items()} for r, per in self.series.items()},
+            "events": [e.to_dict() for e in self.events],
+            "product_correlation": self.product_correlation(),
+            "rule": {"threshold": self.rule.threshold, "min_history": self.rule.min_history},
+            "reference": self.reference,
+        })
+
+    def sections(self) -> list[Section]:
+        """Report sections: events, standard metrics, regions, semantics, one page per run."""
+        from genlens.track import figures
+
+        secs = [self._events_section()]
+        std = [m for m in self.headline() if m.startswith("metrics/")]
+        if std:
+            secs.append(Section("track-metrics", "Standard metrics over steps",
+                                f"{len(std)} metrics over {len(self.runs)} run(s); line = mean over runs, band = min-max.",
+                                (Figure.from_matplotlib("series", figures.metric_panels(self.series, std, self.events)),)))
+        if "regions/cms" in self.metrics:
+            secs.append(self._regions_section())
+        if any(m.startswith("semantics/area/") for m in self.metrics):
+            fig = figures.area_panels(self.series, self.reference.get("real_area"))
+            secs.append(Section("track-semantics", "Class areas over steps",
+                                "Generated area fraction of every class; the dashed line is the real fraction.",
+                                (Figure.from_matplotlib("areas", fig),)))
+        pages = tuple(Figure.from_matplotlib(f"run-{i}", figures.run_page(self.series, run, self.headline(), self.events),
+                                             caption=f"run {run}") for i, run in enumerate(self.runs))
+        if pages and self.headline():
+            secs.append(Section("track-runs", "One page per run", "Every headline metric of each run; red dotted lines mark events.", pages))
+        return secs
+
+    def _events_section(self) -> Section:
+        rows = tuple(
+            (e.run, e.step, e.metric, round(e.change, 6), round(e.score, 1),
+             ", ".join(f"{c['name']} ({100 * c['share']:.0f}%)" for c in e.causes) or "-")
+            for e in self.events
+        )
+        first = min(self.events, key=lambda e: (e.step, -e.score)) if self.events else None
+        summary = (f"{len(self.events)} event(s) in {len({e.run for e in self.events})} run(s); earliest: "
+                   f"{first.metric} of {first.run} at step {first.step}" if first else
+                   "No step worsened beyond its run's own noise.")
+        notes = (f"an event is a worsening more than {self.rule.threshold:g} robust noise units (1.4826 x MAD of the run's "
+                 f"earlier step-to-step changes, at least {self.rule.min_history} of them) beyond the run's usual change",)
+        return Section("track-events", "Flagged events", summary,
+                       table=Table(("run", "step", "metric", "change", "score", "causes"), rows),
+                       data={"events": [e.to_dict() for e in self.events]}, notes=notes)
+
+    def _regions_section(self) -> Section:
+        from genlens.track import figures
+
+        corr = self.product_correlation()
+        labels = self.reference.get("partition", {}).get("labels")
+        labels = np.asarray(labels) if labels is not None else None
+        figs = (Figure.from_matplotlib("cms-vs-product", figures.cms_vs_product(self.series, self.events)),
+                Figure.from_matplotlib("clusters", figures.cluster_panels(self.series, labels, self.events)))
+        summary = ("Correlation over steps of image CMS and product of cluster CMS: "
+                   + ", ".join(f"{r} {c:.3f}" for r, c in sorted(corr.items()))) if corr else "Image and cluster-wise CMS over steps."
+        return Section("track-regions", "Cluster-wise CMS over steps", summary, figs, data={"product_correlation": corr})
+
+
+def track_report(store: str | os.PathLike[str] | RunStore, out_dir: str | os.PathLike[str],
+                 rule: EventRule | None = None, title: str = "genlens tracking report",
+                 protect: tuple[str | os.PathLike[str], ...] = ()) -> TrackResult:
+    """Write ``out_dir/report.html``, ``results.json`` (with top-level ``series`` and ``events``) and figures."""
+    from genlens.report import write_report
+
+    result = TrackResult.from_store(store, rule)
+    store_path = store.path if isinstance(store, RunStore) else Path(store)
+    write_report(result.sections(), out_dir, title=title, inputs={"store": {"path": str(store_path), "runs": result.runs}},
+                 protect=protect)
+    path = Path(out_dir) / "results.json"
+    doc = json.loads(path.read_text())
+    extra = result.to_dict()
+    doc.update({"series": extra["series"], "events": extra["events"], "reference": extra["reference"]})
+    write_json(path, doc)
+    return result

@@ -1,0 +1,75 @@
+"""The event rule against a hand-written reference, planted jumps, and exact cluster shares."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from genlens.track.events import EventRule, detect_events, explain_change, worsening_scores
+
+
+def _naive_scores(values, higher_is_better, min_history):
+    """The documented rule written out step by step, independently of the vectorised code."""
+    out = [float("nan")] * len(values)
+    sign = -1.0 if higher_is_better else 1.0
+    changes = [sign * (values[i] - values[i - 1]) for i in range(1, len(values))]
+    for t in range(1, len(values)):
+        history = changes[: t - 1]
+        if len(history) < min_history:
+            continue
+        center = float(np.median(history))
+        mad = float(np.median([abs(h - center) for h in history]))
+        noise = max(1.4826 * mad, 1e-4 * float(np.max(np.abs(values[: t + 1]))), 1e-12)
+        out[t] = (changes[t - 1] - center) / noise
+    return out
+
+
+@pytest.mark.parametrize("higher", [True, False])
+def test_scores_match_the_rule_written_out(rng, higher):
+    values = list(np.cumsum(rng.normal(0.1, 1.0, size=30)))
+    got = worsening_scores(values, higher, min_history=3)
+    np.testing.assert_allclose(got, _naive_scores(values, higher, 3), rtol=1e-12, equal_nan=True)
+
+
+def test_a_planted_drop_is_flagged_at_its_step_and_nowhere_else(rng):
+    # an improving, noisy CMS curve; the drop at step 12 is 10x the step-to-step noise
+    values = 0.5 + 0.02 * np.arange(20) + rng.normal(0, 0.005, 20)
+    values[12:] -= 0.1
+    series = {"seed-0": {"regions/cms": list(zip(range(20), values))}}
+    events = detect_events(series)
+    assert [(e.run, e.step, e.metric) for e in events] == [("seed-0", 12, "regions/cms")]
+    assert events[0].change < 0
+    # the same jump *upwards* is an improvement, never an event
+    up = {"seed-0": {"regions/cms": list(zip(range(20), 1.5 - values))}}
+    assert detect_events(up) == []
+    # for a lower-is-better metric, a rise is the worsening
+    fid = {"r": {"metrics/fid": list(zip(range(20), 10 - 10 * values))}}
+    assert [e.step for e in detect_events(fid)] == [12]
+
+
+def test_a_steady_noisy_run_raises_no_event(rng):
+    values = 0.9 + rng.normal(0, 0.01, 200)
+    assert detect_events({"r": {"regions/cms": list(zip(range(200), values))}}, EventRule(threshold=6.0)) == []
+
+
+def test_cluster_shares_split_the_fall_of_the_log_product_exactly():
+    before = np.array([0.9, 0.8, 0.95, 0.7])
+    after = np.array([0.9, 0.4, 0.93, 0.65])
+    per_metric = {f"regions/cluster_{j:02d}": [(0, b), (1, a)] for j, (b, a) in enumerate(zip(before, after))}
+    causes = explain_change(per_metric, 0, 1, rule=EventRule(max_causes=4, min_share=0.0))
+    assert [c["id"] for c in causes] == [1, 3, 2]  # cluster 0 did not change
+    drops = np.log(before) - np.log(after)
+    assert sum(c["change"] for c in causes) == pytest.approx(np.log(before.prod()) - np.log(after.prod()))
+    assert causes[0]["share"] == pytest.approx(drops[1] / drops[drops > 0].sum())
+
+
+def test_class_causes_follow_the_growth_of_the_area_gap():
+    per_metric = {
+        "semantics/area/sky": [(0, 0.30), (1, 0.31)],
+        "semantics/area/tree": [(0, 0.10), (1, 0.00)],  # trees vanished
+        "semantics/area/house": [(0, 0.20), (1, 0.20)],
+    }
+    real = {"sky": 0.3, "tree": 0.1, "house": 0.2}
+    causes = explain_change(per_metric, 0, 1, real)
+    assert causes[0]["kind"] == "class" and causes[0]["id"] == "tree"
+    assert causes[0]["share"] == pytest.approx(0.1 / 0.11)
