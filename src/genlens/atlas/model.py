@@ -1,0 +1,157 @@
+"""The network an atlas reads: a module, its input convention, the layers to hook, its class names.
+
+``resolve_model`` turns a CLI name into an :class:`AtlasModel`: ``zoo-classifier``, ``random-vgg16``,
+``torchvision:<arch>`` (weights ``default|random|PATH``, built by :mod:`genlens.features` so weights
+are fetched and checked in one place) or ``pkg.module:factory`` (a callable returning an ``nn.Module``
+fed floats in [0, 1]).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from genlens.errors import ConfigError
+from genlens.io.preprocess import resize_uint8
+
+#: Default layers for common families (mid to late stages; early layers see colour, late ones objects).
+_DEFAULT_LAYERS: dict[str, tuple[str, ...]] = {
+    "zoo-classifier": ("block2", "block3", "block4"),
+    "resnet": ("layer2", "layer3", "layer4"),
+    "resnext": ("layer2", "layer3", "layer4"),
+    "wide_resnet": ("layer2", "layer3", "layer4"),
+    "vgg16": ("features.15", "features.22", "features.29"),
+    "googlenet": ("inception3b", "inception4c", "inception5b"),
+}
+
+
+@dataclass
+class AtlasModel:
+    """A network plus how to feed it.
+
+    ``to_input`` maps float images in [0, 1] at ``input_size`` to what ``module`` expects; ``classes``
+    names the logits when the module's output is a ``(B, K)`` tensor of class scores.
+    """
+
+    module: nn.Module
+    name: str
+    input_size: tuple[int, int]
+    to_input: Callable[[torch.Tensor], torch.Tensor]
+    default_layers: tuple[str, ...]
+    classes: tuple[str, ...] | None = None
+    record: dict[str, Any] = field(default_factory=dict)
+
+    def prepare(self, images: torch.Tensor, device: torch.device) -> torch.Tensor:
+        """uint8 ``(B, 3, H, W)`` -> the module's input on ``device`` (the project resize policy)."""
+        if tuple(images.shape[-2:]) != tuple(self.input_size):
+            images = resize_uint8(images, self.input_size)
+        return self.to_input(images.to(device=device, dtype=torch.float32) / 255.0)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "input_size": list(self.input_size), **self.record}
+
+
+def _normaliser(mean: Sequence[float], std: Sequence[float]) -> Callable[[torch.Tensor], torch.Tensor]:
+    m = torch.tensor(mean).view(1, -1, 1, 1)
+    s = torch.tensor(std).view(1, -1, 1, 1)
+    return lambda x: (x - m.to(x.device)) / s.to(x.device)
+
+
+def _family_layers(arch: str) -> tuple[str, ...]:
+    for prefix, layers in _DEFAULT_LAYERS.items():
+        if arch.startswith(prefix):
+            return layers
+    return ()
+
+
+def probe_spatial_layers(module: nn.Module, input_size: tuple[int, int], limit: int = 3) -> tuple[str, ...]:
+    """The last ``limit`` top-level children whose output is a spatial map or a token sequence.
+
+    The fallback default for models without a known layer set: a forward pass on zeros with hooks.
+    """
+    shapes: dict[str, int] = {}
+    handles = [
+        child.register_forward_hook(lambda _m, _i, out, name=name: shapes.__setitem__(name, _ndim(out)))
+        for name, child in module.named_children()
+    ]
+    try:
+        with torch.no_grad():
+            module(torch.zeros(1, 3, *input_size, device=next(module.parameters()).device))
+    finally:
+        for handle in handles:
+            handle.remove()
+    spatial = [name for name, ndim in shapes.items() if ndim in (3, 4)]
+    return tuple(spatial[-limit:])
+
+
+def _ndim(out: Any) -> int:
+    out = out[0] if isinstance(out, (tuple, list)) else out
+    return out.ndim if isinstance(out, torch.Tensor) else 0
+
+
+def resolve_model(
+    name: str,
+    weights: str | Path = "default",
+    image_size: tuple[int, int] = (32, 32),
+    input_size: int | None = None,
+    quick: bool = False,
+    seed: int = 0,
+) -> AtlasModel:
+    """An :class:`AtlasModel` for ``name`` (see the module docstring)."""
+    from genlens.features.torchvision_models import IMAGENET_MEAN, IMAGENET_STD, build_torchvision_model
+
+    if name == "zoo-classifier":
+        from genlens.io.torch_sources import module_weights_hash
+        from genlens.zoo.models import classifier
+
+        size = int(input_size or image_size[0])
+        module = classifier(size=size, quick=quick)
+        record = {"weights": f"zoo-classifier size={size} quick={quick}", "weights_sha256": module_weights_hash(module)}
+        return AtlasModel(module.eval(), name, (size, size), lambda x: x * 2.0 - 1.0,
+                          _DEFAULT_LAYERS["zoo-classifier"], tuple(module.classes), record)
+    if name == "random-vgg16" or name.startswith("torchvision:"):
+        arch, weights = ("vgg16", "random") if name == "random-vgg16" else (name.split(":", 2)[1], weights)
+        if not arch:
+            raise ConfigError("torchvision model needs an architecture, e.g. torchvision:resnet50")
+        module, record = build_torchvision_model(arch, weights, seed)
+        size = int(input_size or 224)
+        layers = _family_layers(arch) or probe_spatial_layers(module, (size, size))
+        classes = _imagenet_classes(arch) if weights == "default" else None
+        return AtlasModel(module.eval(), name, (size, size), _normaliser(IMAGENET_MEAN, IMAGENET_STD),
+                          layers, classes, {"arch": arch, **record})
+    if ":" in name and "/" not in name:
+        module = _import_factory(name)
+        size = (int(input_size), int(input_size)) if input_size else tuple(image_size)
+        return AtlasModel(module.eval(), name, size, lambda x: x, probe_spatial_layers(module, size),
+                          None, {"factory": name})
+    raise ConfigError(
+        f"unknown atlas model {name!r}; use zoo-classifier, random-vgg16, torchvision:<arch> "
+        "(with --weights default|random|PATH) or pkg.module:factory"
+    )
+
+
+def _imagenet_classes(arch: str) -> tuple[str, ...] | None:
+    import torchvision
+
+    try:
+        return tuple(torchvision.models.get_model_weights(arch).DEFAULT.meta["categories"])
+    except (KeyError, ValueError, AttributeError):
+        return None
+
+
+def _import_factory(spec: str) -> nn.Module:
+    module_name, _, attr = spec.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as err:
+        raise ConfigError(f"cannot import model factory {spec!r}: {err}") from None
+    model = factory() if callable(factory) and not isinstance(factory, nn.Module) else factory
+    if not isinstance(model, nn.Module):
+        raise ConfigError(f"{spec} returned {type(model).__name__}; it must return a torch.nn.Module")
+    return model

@@ -1,0 +1,50 @@
+"""Layout: balanced joint fit, fit-on-real reference mode, percentile-clipped unit-square normalisation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from genlens.atlas.layout import LayoutConfig, fit_layout
+from genlens.errors import ConfigError
+
+PCA = LayoutConfig(method="pca", clip_percentile=1.0, margin=0.1)
+
+
+def _data(rng, n_real=1000, n_fake=100):
+    values = rng.normal(size=(n_real + n_fake, 8)) * np.array([5, 2, 1, 1, 1, 1, 1, 1])
+    return values, np.r_[np.zeros(n_real, np.int8), np.ones(n_fake, np.int8)]
+
+
+def test_joint_fit_uses_a_balanced_pool(rng):
+    values, sets = _data(rng)
+    layout, coords = fit_layout(values, sets, PCA)
+    assert layout._pca.n_samples_ == 200  # 100 real + 100 fake, so neither set dominates the axes
+    assert coords.shape == (1100, 2) and coords.min() >= 0 and coords.max() <= 1
+
+
+def test_reference_mode_fits_on_real_and_places_others_identically(rng):
+    values, sets = _data(rng)
+    layout, coords = fit_layout(values, sets, LayoutConfig(method="pca", mode="reference"))
+    assert layout._pca.n_samples_ == 1000
+    np.testing.assert_allclose(layout.place(values[sets == 1]), coords[sets == 1], atol=1e-6)
+
+
+def test_percentile_clipping_maps_the_1st_and_99th_percentiles_inside_the_margin(rng):
+    values, sets = _data(rng, 2000, 2000)
+    _, coords = fit_layout(values, sets, PCA)
+    lo, hi = np.percentile(coords, 1, axis=0), np.percentile(coords, 99, axis=0)
+    np.testing.assert_allclose(lo, 0.1 / 1.2, atol=1e-6)
+    np.testing.assert_allclose(hi, 1.1 / 1.2, atol=1e-6)
+    assert ((coords == 0) | (coords == 1)).any(axis=1).mean() < 0.02  # only the clipped tail sits on the border
+
+
+def test_bad_activations_are_refused(rng):
+    values, sets = _data(rng, 20, 20)
+    values[3, 2] = np.nan
+    with pytest.raises(ConfigError, match="NaN"):
+        fit_layout(values, sets, PCA)
+    with pytest.raises(ConfigError, match="at least 10"):
+        fit_layout(rng.normal(size=(8, 4)), np.zeros(8, np.int8), PCA)
+    with pytest.raises(ConfigError, match="mode"):
+        fit_layout(rng.normal(size=(40, 4)), np.zeros(40, np.int8), LayoutConfig(mode="both"))  # type: ignore[arg-type]
