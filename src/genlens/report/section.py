@@ -46,7 +46,8 @@ class Section:
     """One diagnostic's part of the report.
 
     ``key`` is a stable identifier (``"metrics"``, ``"regions"``, ...) used as the JSON key;
-    ``summary`` is one sentence with the key finding; ``data`` is the JSON-safe raw result.
+    ``summary`` is one sentence with the key finding; ``data`` is the JSON-safe raw result;
+    ``notes`` are caveats shown under the summary (e.g. "covariance is singular at this n").
     """
 
     key: str
@@ -57,6 +58,7 @@ class Section:
     data: dict[str, Any] = field(default_factory=dict)
     status: Status = "ok"
     reason: str = ""
+    notes: tuple[str, ...] = ()  # caveats worth reading next to the numbers (warnings, choices made)
 
     @classmethod
     def unavailable(cls, key: str, title: str, status: Status, reason: str) -> "Section":

@@ -1,0 +1,202 @@
+"""A small Python API over the CLI's work: open inputs, compute standard metrics, write a report.
+
+    >>> from genlens import api
+    >>> result = api.compute_metrics("data/real", "samples.npz", features="random-vgg16")
+    >>> result.value("fid"), result.estimate("fid").ci
+    >>> api.report("data/real", "samples/", "report-dir")
+
+``real``/``fake`` may be anything :func:`open_input` accepts: a path or spec string, an
+:class:`~genlens.io.base.ImageSource`, or an image array/tensor.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from genlens._hashing import hash_array, hash_json
+from genlens.errors import ConfigError
+from genlens.io.base import ImageSource
+from genlens.metrics.diagnostic import DEFAULT_METRICS, MetricsReference, StandardMetrics
+from genlens.report.feature_space import FeatureSet, extract, load_precomputed, resolve_feature_space
+
+PathLike = str | os.PathLike[str]
+
+
+class PrefixSource(ImageSource):
+    """The first ``n`` images of another source (``--n``); its fingerprint depends on both."""
+
+    def __init__(self, source: ImageSource, n: int) -> None:
+        self.source, self.n = source, min(int(n), len(source))
+
+    def __len__(self) -> int:
+        return self.n
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        return self.source.image_size
+
+    def read(self, start: int, stop: int) -> torch.Tensor:
+        return self.source.read(max(0, start), min(stop, self.n))
+
+    def fingerprint(self) -> str:
+        return hash_json({"prefix_of": self.source.fingerprint(), "n": self.n}, 32)
+
+    def describe(self) -> dict[str, Any]:
+        return {**self.source.describe(), "n": self.n, "n_available": len(self.source), "fingerprint": self.fingerprint()}
+
+
+def open_input(spec: Any, skip_bad: bool = False, n: int | None = None) -> ImageSource:
+    """An :class:`ImageSource` from anything ``genlens.io.open_source`` reads; the first ``n`` images only."""
+    from genlens.io import open_source
+
+    source = open_source(spec, skip_bad=skip_bad)
+    return PrefixSource(source, n) if n is not None and n < len(source) else source
+
+
+def features_of(
+    spec: Any,
+    features: str = "auto",
+    n: int | None = None,
+    device: str | None = None,
+    batch_size: int = 64,
+    cache_dir: PathLike | None = None,
+    skip_bad: bool = False,
+) -> FeatureSet:
+    """Features of one input (``features='precomputed'``: ``spec`` is an ``(n, d)`` .npy/.npz array)."""
+    if features == "precomputed":
+        if isinstance(spec, (str, os.PathLike)):
+            return load_precomputed(spec).head(n)
+        arr = np.require(np.asarray(spec, dtype=np.float64), requirements="W")
+        source = {"kind": "array", "n": len(arr), "fingerprint": hash_array(arr)[:32]}
+        return FeatureSet(arr, None, source, {"feature_space": "precomputed", "name": "precomputed"}).head(n)
+    source = open_input(spec, skip_bad=skip_bad, n=n)
+    return extract(source, resolve_feature_space(features, source), device, cache_dir, batch_size)
+
+
+def compute_metrics(
+    real: Any,
+    fake: Any,
+    features: str = "auto",
+    metrics: Sequence[str] = DEFAULT_METRICS,
+    n: int | None = None,
+    n_boot: int = 50,
+    level: float = 0.95,
+    floor: bool = False,
+    k: int = 5,
+    seed: int = 0,
+    device: str | None = None,
+    batch_size: int = 64,
+    cache_dir: PathLike | None = None,
+    skip_bad: bool = False,
+) -> StandardMetrics:
+    """Standard metrics between ``real`` and ``fake`` in one feature space, with bootstrap CIs."""
+    if features == "precomputed":
+        real_set = features_of(real, "precomputed", n=n)
+        fake_set = features_of(fake, "precomputed", n=n)
+    else:
+        real_src = open_input(real, skip_bad=skip_bad, n=n)
+        fake_src = open_input(fake, skip_bad=skip_bad, n=n)
+        name = resolve_feature_space(features, real_src, fake_src)
+        real_set = extract(real_src, name, device, cache_dir, batch_size)
+        fake_set = extract(fake_src, name, device, cache_dir, batch_size)
+    reference = MetricsReference(real_set, metrics=metrics, k=k, n_boot=n_boot, level=level, seed=seed, device=device)
+    return reference.compare(fake_set, floor=floor)
+
+
+def metrics_table(result: StandardMetrics) -> Any:
+    """A rich table of a metrics result, for the terminal."""
+    from rich.table import Table
+
+    table = Table(title=f"genlens metrics ({result.extractor.get('name', '?')}, n_real={result.n_real}, n_fake={result.n_fake})")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_column(f"{int(result.level * 100)}% CI", justify="right")
+    with_floor = any(est.floor is not None for est in result.estimates)
+    if with_floor:
+        table.add_column("generated (half)", justify="right")
+        table.add_column("real floor (half)", justify="right")
+    table.add_column("better")
+    fmt = lambda x: "—" if x is None else f"{x:.4g}"  # noqa: E731
+    for est in result.estimates:
+        ci = f"[{est.ci[0]:.4g}, {est.ci[1]:.4g}]" if est.ci else "—"
+        half = (fmt(est.matched), fmt(est.floor)) if with_floor else ()
+        table.add_row(est.name, fmt(est.value), ci, *half, "higher" if est.higher_is_better else "lower")
+    return table
+
+
+def export_features(
+    spec: Any,
+    output: PathLike,
+    features: str = "auto",
+    n: int | None = None,
+    device: str | None = None,
+    batch_size: int = 64,
+    cache_dir: PathLike | None = None,
+    skip_bad: bool = False,
+) -> Path:
+    """Write the features of one input to ``output`` (.npz: ``features``, ``logits`` when present)."""
+    from genlens._fs import atomic_path
+
+    output = Path(output)
+    if output.suffix != ".npz":
+        raise ConfigError(f"--output {output}: features are written as .npz; give a name ending in .npz")
+    if features == "precomputed":
+        raise ConfigError("--features precomputed reads features; name a network to extract them with")
+    fs = features_of(spec, features, n=n, device=device, batch_size=batch_size, cache_dir=cache_dir, skip_bad=skip_bad)
+    arrays = {"features": fs.features}
+    if fs.logits is not None:
+        arrays["logits"] = fs.logits
+    with atomic_path(output) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+    return output
+
+
+def report(
+    real: Any,
+    fake: Any,
+    out_dir: PathLike,
+    features: str = "auto",
+    n: int | None = None,
+    only: Sequence[str] | None = None,
+    metrics: Sequence[str] = DEFAULT_METRICS,
+    title: str = "genlens report",
+    n_boot: int = 50,
+    seed: int = 0,
+    device: str | None = None,
+    cache_dir: PathLike | None = None,
+    skip_bad: bool = False,
+    options: dict[str, dict[str, Any]] | None = None,
+    on_done: Any = None,
+) -> Path:
+    """Run every diagnostic that applies to ``real`` vs ``fake``; write the report to ``out_dir``.
+
+    ``options[key]`` passes settings to one view; ``on_done(section, seconds)`` is called after each."""
+    from genlens._device import resolve_device
+    from genlens.report.diagnostics import ReportContext
+    from genlens.report.runner import build_report
+
+    if features == "precomputed":
+        raise ConfigError("a report needs images (several views look at pixels); use `genlens metrics` for feature arrays")
+    real_src = open_input(real, skip_bad=skip_bad, n=n)
+    fake_src = open_input(fake, skip_bad=skip_bad, n=n)
+    opts = {key: dict(val) for key, val in (options or {}).items()}
+    opts.setdefault("metrics", {}).setdefault("features", features)
+    opts["metrics"].setdefault("n_boot", n_boot)
+    opts["metrics"].setdefault("metrics", tuple(metrics))
+    ctx = ReportContext(
+        real=real_src,
+        fake=fake_src,
+        out_dir=Path(out_dir),
+        cache_dir=Path(cache_dir) if cache_dir is not None else None,
+        device=str(resolve_device(None if device in (None, "auto") else device)),
+        seed=seed,
+        options=opts,
+    )
+    return build_report(ctx, title=title, only=only, on_done=on_done)

@@ -1,0 +1,305 @@
+"""The standard-metrics section of the report: FID, KID, IS, PRDC, MMD and CMS in one feature space,
+each with a bootstrap confidence interval and a real-vs-real noise floor.
+
+A metric value alone says little: FID 12 may be excellent or awful depending on the feature space
+and the sample size. Each metric is therefore also computed between two disjoint random halves of the
+real set (the *floor*: what a perfect generator would score at that size) and between the generated
+set and the second real half at the same size (*matched*), so the two are directly comparable.
+:class:`MetricsReference` holds the real features and the floor, computed once and reused for every
+generator compared against the same real set.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Sequence
+from statistics import NormalDist
+from typing import Any
+
+import numpy as np
+
+from genlens.errors import ConfigError
+from genlens.report.diagnostics import ReportContext
+from genlens.report.feature_space import FeatureSet, extract, resolve_feature_space
+from genlens.report.metrics_result import (
+    BOUNDS,
+    DEFAULT_METRICS,
+    FAMILIES,
+    HIGHER_IS_BETTER,
+    KEY,
+    TITLE,
+    MetricEstimate,
+    StandardMetrics,
+)
+from genlens.report.section import Section
+
+__all__ = ["DEFAULT_METRICS", "KEY", "TITLE", "MetricEstimate", "MetricsReference", "StandardMetrics", "applies", "run"]
+
+KID_SUBSETS, KID_SUBSET_SIZE = 100, 1000  # torch-fidelity's defaults
+IS_SPLITS = 10
+#: Bootstrap intervals of FD above this feature dimension would cost minutes of eigensolves.
+FD_CI_MAX_DIM = 1024
+
+
+def _check_names(metrics: Sequence[str]) -> tuple[str, ...]:
+    names = tuple(dict.fromkeys(m.strip().lower() for m in metrics if m.strip()))
+    unknown = [m for m in names if m not in FAMILIES]
+    if unknown or not names:
+        raise ConfigError(f"unknown metric(s) {unknown or metrics!r}; choose from {', '.join(FAMILIES)}")
+    return names
+
+
+class MetricsReference:
+    """Real features plus what is derived from them once: Gaussian statistics, halves, the floor."""
+
+    def __init__(
+        self,
+        real: FeatureSet,
+        metrics: Sequence[str] = DEFAULT_METRICS,
+        k: int = 5,
+        n_boot: int = 50,
+        level: float = 0.95,
+        seed: int = 0,
+        device: str | None = None,
+    ) -> None:
+        from genlens.metrics import GaussianStats
+
+        self.real, self.metrics = real, _check_names(metrics)
+        self.k, self.n_boot, self.level, self.seed = k, n_boot, level, seed
+        self.device = None if device in (None, "auto") else device
+        self.real_stats = GaussianStats.from_features(real.features, device=self.device) if "fid" in self.metrics else None
+        order = np.random.default_rng(seed).permutation(len(real))
+        half = len(real) // 2
+        self.half_a, self.half_b = np.sort(order[:half]), np.sort(order[half : 2 * half])
+        self._floor: dict[str, float] | None = None
+        self.floor_notes: tuple[str, ...] = ()
+        self._rbf: Any = None
+
+    @property
+    def rbf_kernel(self) -> Any:
+        """MMD's and CMS's RBF kernel: median heuristic on the *real* set, fixed once, so the value,
+        the floor, the bootstrap replicates and every generator compared are measured alike."""
+        if self._rbf is None:
+            import torch
+
+            from genlens.metrics import RBFKernel
+
+            self._rbf = RBFKernel.median_heuristic(torch.as_tensor(self.real.features, dtype=torch.float64), seed=self.seed)
+        return self._rbf
+
+    @property
+    def feature_space(self) -> str:
+        return str(self.real.extractor.get("feature_space", self.real.extractor.get("name", "precomputed")))
+
+    def floor(self) -> dict[str, float]:
+        """Each scalar between the two real halves (IS: of the real logits), computed once."""
+        if self._floor is None:
+            a, b = self.real.features[self.half_a], self.real.features[self.half_b]
+            floor: dict[str, float] = {}
+            with warnings.catch_warnings(record=True) as caught:  # reported in the section's notes
+                warnings.simplefilter("always")
+                for family in self.metrics:
+                    if family == "is":
+                        if self.real.logits is not None:
+                            floor["is"] = float(self._is(self.real.logits))
+                        continue
+                    floor.update(self._scalars(family, a, b, reference_stats=None))
+            self.floor_notes = tuple(dict.fromkeys(str(w.message) for w in caught))
+            self._floor = floor
+        return self._floor
+
+    def compare(self, fake: FeatureSet, floor: bool = True) -> StandardMetrics:
+        """Every requested metric of ``fake`` against the real set, with CIs and (optionally) the floor."""
+        from genlens.errors import InputError
+
+        real_x, fake_x = self.real.features, fake.features
+        if real_x.shape[1] != fake_x.shape[1]:
+            raise InputError(
+                f"feature dimension mismatch: real has d={real_x.shape[1]}, generated has d={fake_x.shape[1]}; "
+                "extract both with the same feature extractor"
+            )
+        matched_x = None
+        if floor:  # a random subset of the generated set, as large as a real half
+            matched_x = fake_x[np.sort(np.random.default_rng(self.seed + 1).permutation(len(fake_x))[: len(self.half_a)])]
+        estimates: list[MetricEstimate] = []
+        notes: list[str] = []
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            floors = self.floor() if floor else {}
+            for family in self.metrics:
+                self._compare_family(family, fake, matched_x, floors, estimates, notes)
+        notes.extend(dict.fromkeys([*(str(w.message) for w in caught), *(self.floor_notes if floor else ())]))
+        if self.real.extractor.get("name") != fake.extractor.get("name"):
+            notes.append("real and generated features come from different extractors")
+        if floor:
+            notes.append(
+                f"floor = each metric between two disjoint random halves of the real set (n={len(self.half_a)} each); "
+                f"matched = {len(self.half_a)} generated vs the second half"
+            )
+        return StandardMetrics(
+            estimates=tuple(estimates),
+            n_real=len(self.real),
+            n_fake=len(fake),
+            extractor=self.real.extractor,
+            inputs={"real": self.real.source, "fake": fake.source, "extractor": self.real.extractor,
+                    "preprocessing": self.real.extractor.get("preprocess")},
+            level=self.level,
+            n_boot=self.n_boot,
+            seed=self.seed,
+            k=self.k,
+            notes=tuple(notes),
+        )
+
+    def _compare_family(
+        self,
+        family: str,
+        fake: FeatureSet,
+        matched_x: np.ndarray | None,
+        floors: dict[str, float],
+        estimates: list[MetricEstimate],
+        notes: list[str],
+    ) -> None:
+        real_x, fake_x = self.real.features, fake.features
+        if family == "is":
+            if fake.logits is None:
+                notes.append(f"IS skipped: the {fake.extractor.get('name', 'given')} features have no class logits")
+                return
+            estimates.append(self._is_estimate(fake.logits, floors.get("is")))
+            return
+        values = self._scalars(family, real_x, fake_x, reference_stats=self.real_stats, details=True)
+        matched = {} if matched_x is None else self._scalars(family, self.real.features[self.half_b], matched_x, None)
+        cis, ci_notes = self._cis(family, real_x, fake_x)
+        notes.extend(ci_notes)
+        for name in FAMILIES[family]:
+            value, details = values[name]
+            estimates.append(
+                MetricEstimate(
+                    name=name,
+                    value=value,
+                    ci=cis.get(name),
+                    floor=floors.get(name),
+                    matched=matched.get(name),
+                    higher_is_better=HIGHER_IS_BETTER.get(name, False),
+                    details=details,
+                )
+            )
+
+    # -- the one place that knows each metric function's signature --------------------------------
+    def _call(self, family: str, a: Any, b: Any) -> dict[str, Any]:
+        """Scalars of one metric family on ``(a, b)`` as ``{name: (value, details)}``."""
+        from genlens import metrics as m
+
+        dev = self.device
+        if family == "fid":
+            r = m.frechet_distance(a, b, device=dev)
+            return {"fid": (r.value, {"mean_term": r.mean_term, "covariance_term": r.covariance_term})}
+        if family == "kid":
+            n_a, n_b = len(a), len(b)
+            size = min(KID_SUBSET_SIZE, n_a, n_b)
+            subsets = 1 if n_a == n_b == size else KID_SUBSETS  # one subset *is* the whole of both sets
+            r = m.kid(a, b, subsets=subsets, subset_size=size, device=dev)
+            return {"kid": (r.mean, {"std": r.std, "subsets": subsets, "subset_size": size})}
+        if family == "mmd":
+            r = m.mmd(a, b, kernel=self.rbf_kernel, device=dev)
+            return {"mmd": (r.value, {"estimator": r.estimator, "kernel": r.kernel})}
+        if family == "cms":
+            r = m.cms(a, b, kernel=self.rbf_kernel, device=dev)
+            return {"cms": (r.value, {"estimator": r.estimator, "kernel": r.kernel})}
+        if family == "prdc":
+            r = m.prdc(a, b, k=self.k, device=dev)
+            return {name: (getattr(r, name), {"k": self.k}) for name in FAMILIES["prdc"]}
+        raise ConfigError(f"unknown metric family {family!r}")
+
+    def _scalars(self, family: str, a: Any, b: Any, reference_stats: Any, details: bool = False) -> dict[str, Any]:
+        first = reference_stats if (family == "fid" and reference_stats is not None) else a
+        out = self._call(family, first, b)
+        return {name: ((float(v), d) if details else float(v)) for name, (v, d) in out.items()}
+
+    def _cis(self, family: str, real_x: np.ndarray, fake_x: np.ndarray) -> tuple[dict[str, tuple[float, float]], list[str]]:
+        """Percentile bootstrap intervals of every scalar of ``family``, from one set of replicates.
+
+        The family is evaluated once per replicate (PRDC's four numbers come from one neighbour
+        search); the later scalars replay the recorded replicates through ``bootstrap_ci``, which
+        draws the same resamples in the same order for the same seed.
+        """
+        if self.n_boot <= 0:
+            return {}, []
+        if family == "fid" and real_x.shape[1] > FD_CI_MAX_DIM:
+            return {}, [
+                f"no FD interval: d={real_x.shape[1]} makes each bootstrap replicate a {real_x.shape[1]}-square "
+                f"eigensolve (intervals are computed up to d={FD_CI_MAX_DIM})"
+            ]
+        return self._bootstrap(lambda a, b: self._scalars(family, a, b, None), FAMILIES[family], real_x, fake_x), []
+
+    def _bootstrap(self, fn: Callable[..., dict[str, float]], names: Sequence[str], *sets: np.ndarray) -> dict[str, tuple[float, float]]:
+        """Normal bootstrap intervals ``estimate ± z·SE`` with SE from :func:`bootstrap_ci`'s replicates.
+
+        Not its percentile ends: resampling with replacement duplicates rows, which shifts biased
+        statistics (FD grows, PRDC's neighbour radii shrink), so percentile intervals can miss the
+        estimate entirely. The replicates' spread (the bootstrap standard error) is still a sound
+        measure of sampling noise, and needs only a few dozen replicates.
+        """
+        from genlens.metrics import bootstrap_ci
+
+        records: list[dict[str, float]] = []
+
+        def first(*xs: np.ndarray) -> float:
+            records.append(fn(*xs))
+            return records[-1][names[0]]
+
+        z = NormalDist().inv_cdf(0.5 + self.level / 2)
+        kwargs = {"n_boot": self.n_boot, "level": self.level, "seed": self.seed}
+        out = {}
+        for i, name in enumerate(names):
+            replay = iter(records)
+            metric = first if i == 0 else (lambda *_xs, _n=name: next(replay)[_n])
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # resampled duplicates; the caveat is in the docs
+                ci = bootstrap_ci(metric, *sets, **kwargs)
+            low, high = ci.estimate - z * ci.std, ci.estimate + z * ci.std
+            lo_bound, hi_bound = BOUNDS.get(name, (-math.inf, math.inf))
+            out[name] = (max(low, lo_bound), min(high, hi_bound))
+        return out
+
+    def _is(self, logits: np.ndarray) -> Any:
+        from genlens.metrics import inception_score
+
+        return inception_score(logits, splits=min(IS_SPLITS, max(1, len(logits) // 2)), device=self.device)
+
+    def _is_estimate(self, logits: np.ndarray, floor: float | None) -> MetricEstimate:
+        result = self._is(logits)
+        ci = None
+        if self.n_boot > 0:
+            ci = self._bootstrap(lambda x: {"is": float(self._is(x))}, ["is"], logits)["is"]
+        details = {"std": result.std, "splits": result.splits}
+        return MetricEstimate("is", float(result), ci, floor, None, True, details)
+
+
+def applies(ctx: ReportContext) -> str | None:
+    if len(ctx.real) < 4 or len(ctx.fake) < 4:
+        return f"needs at least 4 images per set (real {len(ctx.real)}, generated {len(ctx.fake)})"
+    return None
+
+
+def run(ctx: ReportContext) -> Section:
+    """Features in the chosen space (reusing a prepared :class:`MetricsReference` when given), then metrics."""
+    opts = ctx.options.get(KEY, {})
+    batch_size = int(opts.get("batch_size", 64))
+    extractor_kwargs = opts.get("extractor_kwargs")
+    reference: MetricsReference | None = opts.get("reference")
+    if reference is None:
+        name = resolve_feature_space(opts.get("features"), ctx.real, ctx.fake)
+        real = extract(ctx.real, name, ctx.device, ctx.cache_dir, batch_size, extractor_kwargs)
+        reference = MetricsReference(
+            real,
+            metrics=opts.get("metrics", DEFAULT_METRICS),
+            k=int(opts.get("k", 5)),
+            n_boot=int(opts.get("n_boot", 50)),
+            level=float(opts.get("level", 0.95)),
+            seed=ctx.seed,
+            device=ctx.device,
+        )
+    fake = extract(ctx.fake, reference.feature_space, ctx.device, ctx.cache_dir, batch_size, extractor_kwargs)
+    return reference.compare(fake, floor=True).to_section()
+

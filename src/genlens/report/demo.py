@@ -1,0 +1,254 @@
+"""``genlens demo``: the planted-defect world end to end.
+
+One real set, one generator per planted defect (plus ``clean``, which must look like real, and the
+trained zoo DCGAN, whose flaws nobody planted), a full report for each against the same real set, and
+an ``index.html`` that sets what was planted beside what each view found. The real set's features
+and noise floor are computed once and shared by every comparison.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from genlens._device import resolve_device
+from genlens.cli._common import err_console
+from genlens.io.base import ImageSource
+from genlens.report.diagnostics import ReportContext
+from genlens.report.render import check_out_dir, template_env, write_report
+from genlens.report.runner import run_diagnostics
+from genlens.report.section import Section
+
+SIZE = 32
+
+#: (generator, parameters): each plants one known defect in the world at 32 px.
+GENERATORS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("clean", {}),
+    ("blur_region", {"box": (20, 2, 30, 14)}),  # lower left: textured ground
+    ("color_shift_region", {"box": (2, 18, 12, 30)}),  # upper right: sky, sun, clouds
+    ("noise_region", {"box": (8, 8, 20, 20)}),  # centre: horizon and its objects
+    ("drop_class", {"name": "car"}),
+    ("rare_class", {"name": "house", "factor": 0.2}),
+    ("collapse", {"n_modes": 8}),
+    ("smooth_texture", {}),
+)
+
+#: Headline columns of the index: (metric name, column label).
+HEADLINE = (("fid", "FD"), ("kid", "KID"), ("precision", "precision"), ("recall", "recall"), ("coverage", "coverage"))
+
+
+@dataclass
+class DemoRow:
+    """One generator's line in the index."""
+
+    name: str
+    planted: dict[str, Any]
+    link: str
+    metrics: dict[str, Any] = field(default_factory=dict)
+    findings: list[tuple[str, str, str]] = field(default_factory=list)  # (view title, status, summary)
+    seconds: float = 0.0
+    thumbnails: str = ""  # data URI of a strip of samples
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (view title, reason)
+
+
+def _say(message: str) -> None:
+    err_console.print(f"[bold]demo[/bold] {message}", highlight=False)
+
+
+class _Timer:
+    """Wall and CPU seconds since creation (CPU time shows the cost when the machine is shared)."""
+
+    def __init__(self) -> None:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def __str__(self) -> str:
+        return f"{time.perf_counter() - self.wall:.0f}s (CPU {time.process_time() - self.cpu:.0f}s)"
+
+    @property
+    def seconds(self) -> float:
+        return time.perf_counter() - self.wall
+
+
+def run_demo(
+    out: str | Path,
+    quick: bool = False,
+    n: int | None = None,
+    device: str | None = None,
+    cache_dir: str | Path | None = None,
+    seed: int = 0,
+) -> Path:
+    """Write one report per generator and ``index.html`` under ``out``; return the index path."""
+    from genlens.metrics.diagnostic import MetricsReference
+    from genlens.report.feature_space import ZOO_FEATURES, extract
+    from genlens.zoo import make_generator
+    from genlens.zoo.sources import real_source
+
+    start = _Timer()
+    out = check_out_dir(out, ())
+    out.mkdir(parents=True, exist_ok=True)
+    n = n or (200 if quick else 1000)
+    dev = str(resolve_device(None if device in (None, "auto") else device))
+    n_boot = 10 if quick else 30
+    cache = Path(cache_dir) if cache_dir is not None else None
+
+    _say(f"reference models ({'quick' if quick else 'full'}; trained once, then cached)")
+    model_sections = _models(quick, cache, dev)
+    _say(f"    reference models: {start}")
+
+    _say(f"real set: {n} world scenes at {SIZE}px; features ({ZOO_FEATURES}) and real-vs-real floor, once")
+    real = real_source(n, seed=seed, size=SIZE)
+    extractor_kwargs = {"quick": quick}
+    real_features = extract(real, ZOO_FEATURES, dev, cache, extractor_kwargs=extractor_kwargs)
+    real_strip = thumbnails(real)
+    reference = MetricsReference(real_features, n_boot=n_boot, seed=seed, device=dev)
+    reference.floor()
+
+    options: dict[str, dict[str, Any]] = {
+        "metrics": {"reference": reference, "extractor_kwargs": extractor_kwargs},
+        # every view: quick models in quick mode, and fewer bootstrap replicates than a paper would use
+        **{key: {"quick": quick, "n_boot": 20 if quick else 100} for key in ("regions", "semantics", "manifold", "atlas")},
+    }
+    partition = _real_partition(real, out, dev)
+    if partition is not None:
+        options["regions"]["partition"] = str(partition)
+    runs: list[tuple[str, str, dict[str, Any], ImageSource]] = []  # (name, folder, planted, source)
+    for i, (name, params) in enumerate(GENERATORS):
+        gen = make_generator(name, size=SIZE, seed=seed + 101 + i, **params)
+        runs.append((name, name, gen.planted, gen.as_source(n, seed=seed + 101 + i)))
+    dcgan_source = _dcgan_source(quick, n, seed, cache, dev)
+    if dcgan_source is not None:
+        runs.append(("zoo DCGAN (trained)", "dcgan", {"kind": "none planted (a trained model)"}, dcgan_source))
+
+    rows = []
+    for i, (name, slug, planted, fake) in enumerate(runs, start=1):
+        t0 = _Timer()
+        _say(f"[{i}/{len(runs)}] {name}: running every view")
+        ctx = ReportContext(real=real, fake=fake, out_dir=out / slug, cache_dir=cache, device=dev, seed=seed, options=options)
+        sections = run_diagnostics(ctx, on_done=lambda sec, sec_s: _say(f"      {sec.key}: {sec.status} ({sec_s:.0f}s)"))
+        inputs = {"real": real.describe(), "fake": fake.describe(), "planted": planted}
+        write_report(sections, out / slug, title=f"genlens demo: {name}", inputs=inputs)
+        row = _row(name, planted, f"{slug}/report.html", sections, t0.seconds)
+        row.thumbnails = thumbnails(fake)
+        rows.append(row)
+        _say(f"    {name}: {t0}")
+
+    write_report(model_sections, out / "models", title="genlens demo: the zoo's reference models")
+    index = _write_index(out, rows, model_sections, real_strip, n, quick, start.seconds)
+    _say(f"done in {start}")
+    return index
+
+
+def _models(quick: bool, cache: Path | None, device: str) -> list[Section]:
+    from genlens.report.zoo_models import (
+        dcgan_section,
+        guarded,
+        manifold_section,
+        reference_nets_section,
+        vae_section,
+    )
+
+    steps = [
+        ("reference-nets", "Reference networks", lambda: reference_nets_section(quick, SIZE, cache_dir=cache, device=device)),
+        ("dcgan", "DCGAN on the world", lambda: dcgan_section(quick, SIZE, cache_dir=cache, device=device)),
+        ("vae", "Beta-VAE on digits", lambda: vae_section(quick, cache_dir=cache)),
+        ("manifold", "Latent manifold of the beta-VAEs", lambda: manifold_section(quick, cache_dir=cache, device=device)),
+    ]
+    sections = []
+    for key, title, build in steps:
+        t0 = _Timer()
+        sections.append(guarded(key, title, build))
+        _say(f"    {title}: {t0} ({sections[-1].status})")
+    return sections
+
+
+def _real_partition(real: ImageSource, out: Path, device: str) -> Path | None:
+    """The regions view's pixel partition of the real set, fitted once and shared by every report."""
+    try:
+        from genlens.regions.analysis import build_partition
+    except ImportError:
+        return None
+    _say("regions: pixel partition of the real set, once")
+    try:
+        return build_partition(real, max_images=2000, device=device).save(out / "real-partition.npz")
+    except Exception as err:  # noqa: BLE001 -- the view then fits its own, per report
+        _say(f"regions: no shared partition ({type(err).__name__}: {err})")
+        return None
+
+
+def _dcgan_source(quick: bool, n: int, seed: int, cache: Path | None, device: str) -> ImageSource | None:
+    try:
+        from genlens.zoo.models import dcgan
+
+        return dcgan(size=SIZE, quick=quick, cache_dir=cache, device=device).as_source(n, seed=seed + 500)
+    except Exception as err:  # noqa: BLE001 -- the demo goes on without it
+        _say(f"zoo DCGAN unavailable ({type(err).__name__}: {err}); skipping its report")
+        return None
+
+
+def _row(name: str, planted: dict[str, Any], link: str, sections: list[Section], seconds: float) -> DemoRow:
+    row = DemoRow(name=name, planted=planted, link=link, seconds=seconds)
+    for sec in sections:
+        if sec.key == "metrics" and sec.status == "ok":
+            metrics = sec.data.get("metrics", {})
+            row.metrics = {key: metrics.get(key) for key, _ in HEADLINE if key in metrics}
+        elif sec.status != "skipped":  # views that do not apply are listed once, under the table
+            row.findings.append((sec.title, sec.status, sec.summary or sec.reason))
+        else:
+            row.skipped.append((sec.title, sec.reason))
+    return row
+
+
+def thumbnails(source: ImageSource, count: int = 8) -> str:
+    """A one-row strip of the first ``count`` images as a PNG data URI (nearest-neighbour, x2)."""
+    import base64
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    images = source.read(0, min(count, len(source))).numpy()
+    strip = np.concatenate(list(images.transpose(0, 2, 3, 1)), axis=1)
+    img = Image.fromarray(strip).resize((strip.shape[1] * 2, strip.shape[0] * 2), Image.NEAREST)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def _planted_text(planted: dict[str, Any]) -> str:
+    kind = planted.get("kind", "?")
+    details = ", ".join(f"{k}={v}" for k, v in planted.items() if k != "kind")
+    return f"{kind} ({details})" if details else kind
+
+
+def _write_index(
+    out: Path, rows: list[DemoRow], model_sections: list[Section], real_strip: str, n: int, quick: bool, seconds: float
+) -> Path:
+    import genlens
+    from genlens._fs import atomic_write_text
+
+    html = template_env().get_template("index.html").render(
+        title="genlens demo: planted defects and what each view finds",
+        version=genlens.__version__,
+        rows=[
+            {
+                "name": r.name,
+                "planted": _planted_text(r.planted),
+                "link": r.link,
+                "thumbnails": r.thumbnails,
+                "metrics": [(label, r.metrics.get(key)) for key, label in HEADLINE],
+                "findings": r.findings,
+                "seconds": r.seconds,
+            }
+            for r in rows
+        ],
+        skipped=sorted({item for r in rows for item in r.skipped}),
+        models=[{"title": s.title, "status": s.status, "summary": s.summary or s.reason} for s in model_sections],
+        headline=[label for _, label in HEADLINE],
+        real_strip=real_strip,
+        n=n,
+        quick=quick,
+        seconds=seconds,
+    )
+    return atomic_write_text(out / "index.html", html)

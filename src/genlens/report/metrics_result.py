@@ -1,0 +1,134 @@
+"""Results of the standard-metrics section: one :class:`MetricEstimate` per scalar, gathered in a
+:class:`StandardMetrics` that renders itself as a report :class:`Section` and as the JSON of
+``genlens metrics --json``. Computed by :class:`genlens.metrics.diagnostic.MetricsReference`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from genlens.report.section import Section, Table
+
+KEY = "metrics"
+TITLE = "Standard metrics"
+
+#: Metric families and the scalars each reports.
+FAMILIES: dict[str, tuple[str, ...]] = {
+    "fid": ("fid",),
+    "kid": ("kid",),
+    "is": ("is",),
+    "prdc": ("precision", "recall", "density", "coverage"),
+    "mmd": ("mmd",),
+    "cms": ("cms",),
+}
+DEFAULT_METRICS: tuple[str, ...] = tuple(FAMILIES)
+HIGHER_IS_BETTER = {"is": True, "precision": True, "recall": True, "density": True, "coverage": True, "cms": True}
+#: Natural ranges, to clip intervals to.
+BOUNDS = {"fid": (0.0, math.inf), "precision": (0.0, 1.0), "recall": (0.0, 1.0), "coverage": (0.0, 1.0), "density": (0.0, math.inf)}
+
+
+@dataclass(frozen=True)
+class MetricEstimate:
+    """One scalar: its value on all samples, a bootstrap CI, and the floor/matched pair at half size."""
+
+    name: str
+    value: float
+    ci: tuple[float, float] | None = None
+    floor: float | None = None  # the metric between two disjoint halves of the real set
+    matched: float | None = None  # generated (same size as a half) vs the second real half
+    higher_is_better: bool = False
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"value": self.value}
+        if self.ci is not None:
+            out["ci"] = list(self.ci)
+        for key in ("floor", "matched"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
+        out["higher_is_better"] = self.higher_is_better
+        out.update(self.details)
+        return out
+
+
+@dataclass(frozen=True)
+class StandardMetrics:
+    """All standard metrics of one (real, generated) comparison, with provenance."""
+
+    estimates: tuple[MetricEstimate, ...]
+    n_real: int
+    n_fake: int
+    extractor: dict[str, Any]
+    inputs: dict[str, Any]
+    level: float
+    n_boot: int
+    seed: int
+    k: int
+    notes: tuple[str, ...] = ()
+
+    def estimate(self, name: str) -> MetricEstimate:
+        for est in self.estimates:
+            if est.name == name:
+                return est
+        raise KeyError(f"{name} was not computed; computed: {[e.name for e in self.estimates]}")
+
+    def value(self, name: str) -> float:
+        return self.estimate(name).value
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "metrics": {e.name: e.to_dict() for e in self.estimates},
+            "n_real": self.n_real,
+            "n_fake": self.n_fake,
+            "extractor": self.extractor,
+            "level": self.level,
+            "n_boot": self.n_boot,
+            "seed": self.seed,
+            "k": self.k,
+            "notes": list(self.notes),
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``genlens metrics --json`` document: ``metrics`` and ``inputs`` at the top level."""
+        return {
+            "metrics": {e.name: e.to_dict() for e in self.estimates},
+            "inputs": self.inputs,
+            "settings": {"level": self.level, "n_boot": self.n_boot, "seed": self.seed, "k": self.k},
+            "notes": list(self.notes),
+        }
+
+    def summary(self) -> str:
+        from genlens.report.metrics_figures import summary_sentence
+
+        return summary_sentence(self)
+
+    def to_section(self) -> Section:
+        from genlens.report.metrics_figures import metrics_figure
+
+        columns = ("metric", "value", f"CI low ({self.level:.0%})", "CI high", "generated (half)", "real floor (half)", "better")
+        rows = tuple(
+            (
+                e.name,
+                e.value,
+                e.ci[0] if e.ci else None,
+                e.ci[1] if e.ci else None,
+                e.matched,
+                e.floor,
+                "higher" if e.higher_is_better else "lower",
+            )
+            for e in self.estimates
+        )
+        figures = (metrics_figure(self),) if self.estimates else ()
+        return Section(
+            key=KEY,
+            title=f"{TITLE} ({self.extractor.get('name', '?')} features)",
+            summary=self.summary(),
+            figures=figures,
+            table=Table(columns, rows),
+            data={**self.to_dict(), "inputs": self.inputs},
+            notes=self.notes,
+            status="ok" if self.estimates else "empty",
+            reason="" if self.estimates else "no metric could be computed: " + "; ".join(self.notes),
+        )
