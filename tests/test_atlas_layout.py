@@ -48,3 +48,28 @@ def test_bad_activations_are_refused(rng):
         fit_layout(rng.normal(size=(8, 4)), np.zeros(8, np.int8), PCA)
     with pytest.raises(ConfigError, match="mode"):
         fit_layout(rng.normal(size=(40, 4)), np.zeros(40, np.int8), LayoutConfig(mode="both"))  # type: ignore[arg-type]
+
+
+def test_shared_layouts_put_every_checkpoint_on_one_map():
+    """The second call reuses the first call's fitted map: the real points land exactly where they did."""
+    from genlens.atlas.analysis import analyze_atlas
+    from genlens.atlas.layout import LayoutConfig
+    from genlens.zoo import make_generator, real_source
+
+    real = real_source(40, seed=0)
+    shared: dict = {}
+    config = LayoutConfig(method="pca", mode="reference")
+    kwargs = dict(model="zoo-classifier", layers=["block2"], grids=(4,), quick=True, splits=2,
+                  layout=config, shared_layouts=shared)
+    first = analyze_atlas(real, make_generator("clean", seed=1).as_source(40), **kwargs)
+    assert set(shared) == {"block2"}
+    fitted = shared["block2"]
+    # A fresh joint fit on this pair would move the real points; the shared map must not.
+    kwargs["layout"] = LayoutConfig(method="pca", mode="joint")
+    fake = make_generator("color_shift_region", box=(0, 0, 16, 16), seed=2).as_source(40)
+    second = analyze_atlas(real, fake, **kwargs)
+    assert shared["block2"] is fitted
+    is_real = first.layers[0].set_index == 0
+    np.testing.assert_array_equal(first.layers[0].coords[is_real], second.layers[0].coords[second.layers[0].set_index == 0])
+    unshared = analyze_atlas(real, fake, **{**kwargs, "shared_layouts": None})
+    assert not np.array_equal(unshared.layers[0].coords[is_real], first.layers[0].coords[is_real])

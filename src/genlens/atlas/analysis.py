@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from genlens.atlas.activations import LayerActivations, collect_activations
-from genlens.atlas.layout import LayoutConfig, fit_layout
+from genlens.atlas.layout import Layout, LayoutConfig, fit_layout
 from genlens.atlas.model import AtlasModel, resolve_model
 from genlens.atlas.result import AtlasResult, Cell, Example, GridResult, LayerResult
 from genlens.atlas import stats
@@ -28,6 +28,7 @@ def analyze_atlas(
     positions: int = 1,
     max_images: int | None = 5000,
     layout: LayoutConfig = LayoutConfig(),
+    shared_layouts: MutableMapping[str, Layout] | None = None,
     alpha: float = 0.5,
     splits: int = 8,
     top_k: int = 8,
@@ -47,7 +48,11 @@ def analyze_atlas(
 
     ``alpha`` is the KL pseudo-count; ``splits`` the number of real half-splits averaged for the
     noise floor; ``icons`` renders a feature-visualisation icon per occupied cell of ``icon_grid``
-    (default: the smallest grid)."""
+    (default: the smallest grid).
+
+    ``shared_layouts`` lets many checkpoints share one map: pass the same (initially empty) dict to
+    every call; a layer's layout is fitted on the first call and only ``place``-d afterwards. Use it
+    with ``LayoutConfig(mode="reference")`` so the map is fitted on real activations alone."""
     for name, src in (("real", real), ("fake", fake)):
         n = min(len(src), max_images or len(src))
         if n < MIN_IMAGES:
@@ -61,7 +66,12 @@ def analyze_atlas(
     classes = atlas_model.classes
     layer_results = []
     for layer, act in acts.items():
-        _, coords = fit_layout(act.values, act.set_index, layout)
+        if shared_layouts is not None and layer in shared_layouts:
+            coords = shared_layouts[layer].place(act.values)
+        else:
+            fitted, coords = fit_layout(act.values, act.set_index, layout)
+            if shared_layouts is not None:
+                shared_layouts[layer] = fitted
         grid_results = tuple(
             grid_statistics(act, coords, g, alpha, splits, top_k, examples, classes, seed) for g in sorted(grids)
         )
