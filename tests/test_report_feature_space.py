@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from genlens.api import PrefixSource
+from genlens.io import PrefixSource
 from genlens.errors import InputError
 from genlens.io import ArraySource
 from genlens.report.feature_space import default_feature_space, load_precomputed, resolve_feature_space

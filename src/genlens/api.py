@@ -17,38 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
-from genlens._hashing import hash_array, hash_json
+from genlens._hashing import hash_array
 from genlens.errors import ConfigError
 from genlens.io.base import ImageSource
+from genlens.io.subset import PrefixSource
 from genlens.metrics.diagnostic import DEFAULT_METRICS, MetricsReference, StandardMetrics
 from genlens.report.feature_space import FeatureSet, extract, load_precomputed, resolve_feature_space
 
 PathLike = str | os.PathLike[str]
-
-
-class PrefixSource(ImageSource):
-    """The first ``n`` images of another source (``--n``); its fingerprint depends on both."""
-
-    def __init__(self, source: ImageSource, n: int) -> None:
-        self.source, self.n = source, min(int(n), len(source))
-
-    def __len__(self) -> int:
-        return self.n
-
-    @property
-    def image_size(self) -> tuple[int, int]:
-        return self.source.image_size
-
-    def read(self, start: int, stop: int) -> torch.Tensor:
-        return self.source.read(max(0, start), min(stop, self.n))
-
-    def fingerprint(self) -> str:
-        return hash_json({"prefix_of": self.source.fingerprint(), "n": self.n}, 32)
-
-    def describe(self) -> dict[str, Any]:
-        return {**self.source.describe(), "n": self.n, "n_available": len(self.source), "fingerprint": self.fingerprint()}
 
 
 def open_input(spec: Any, skip_bad: bool = False, n: int | None = None) -> ImageSource:

@@ -7,6 +7,7 @@ from genlens.io.base import ImageSource
 from genlens.io.folder import FolderSource
 from genlens.io.preprocess import Preprocess, resize_uint8, to_rgb
 from genlens.io.sources import open_source
+from genlens.io.subset import PrefixSource
 from genlens.io.torch_sources import DatasetSource, GeneratorSource
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "GeneratorSource",
     "ImageSource",
     "NpySource",
+    "PrefixSource",
     "Preprocess",
     "open_source",
     "resize_uint8",

@@ -135,6 +135,7 @@ def reference_nets_section(quick: bool, size: int = 32, n: int = 500, cache_dir:
     """Held-out accuracy of the zoo classifier and mean IoU of the zoo segmenter (the views rely on them)."""
     from genlens.zoo import CLASSES, World
     from genlens.zoo.models import classifier, segmenter
+    from genlens.zoo.models.segmenter import per_class_iou
 
     scenes = World(size=size).sample(n, seed=HELD_OUT_SEED)
     images = torch.from_numpy(scenes.images)
@@ -146,7 +147,7 @@ def reference_nets_section(quick: bool, size: int = 32, n: int = 500, cache_dir:
     data["classifier_accuracy"] = acc
     seg = segmenter(size=size, quick=quick, cache_dir=cache_dir, device=device)
     pred = torch.as_tensor(seg(images)).cpu().numpy()
-    ious = mean_iou(pred, scenes.labels, len(CLASSES))
+    ious = per_class_iou(pred, scenes.labels, len(CLASSES))
     rows.append(("zoo segmenter (per-pixel class)", "mean IoU", float(np.nanmean(ious))))
     data["segmenter_iou"] = {c: v for c, v in zip(CLASSES, ious.tolist())}
     return Section(
@@ -161,11 +162,3 @@ def reference_nets_section(quick: bool, size: int = 32, n: int = 500, cache_dir:
         data=data,
     )
 
-
-def mean_iou(pred: np.ndarray, truth: np.ndarray, n_classes: int) -> np.ndarray:
-    """Per-class IoU over all pixels (NaN for a class absent from both), via one confusion matrix."""
-    confusion = np.bincount(truth.ravel() * n_classes + pred.ravel(), minlength=n_classes**2).reshape(n_classes, n_classes)
-    inter = np.diag(confusion).astype(float)
-    union = confusion.sum(0) + confusion.sum(1) - inter
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(union > 0, inter / union, np.nan)
