@@ -15,6 +15,8 @@ EXTRACTOR_NAMES = (
     "inception-v3-fid",
     "random-vgg16",
     "zoo-classifier",
+    "dinov2-vit{s,b,l,g}14",
+    "clip-vit-{b32,b16,l14}",
     "torchvision:<arch>[:<layer>[,<layer>...]]",
     "torchscript:<path>",
     "precomputed",
@@ -47,6 +49,10 @@ def get_extractor(name: str, device: str | torch.device | None = None, **kwargs:
             raise ConfigError("torchvision extractor needs an architecture, e.g. torchvision:resnet50")
         layers = rest[0] if rest else kwargs.pop("layers", None)
         return torchvision_extractor(arch, layers=layers, device=device, **kwargs)
+    if name.startswith(("dinov2-", "clip-")):
+        from genlens.features.hf_backbones import HFBackboneExtractor
+
+        return HFBackboneExtractor(name, device=device, **kwargs)
     if name.startswith("torchscript:"):
         from genlens.features.simple import TorchScriptExtractor
 
