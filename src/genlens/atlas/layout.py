@@ -128,6 +128,9 @@ def _umap(reduced: np.ndarray, config: LayoutConfig) -> Any:
             min_dist=config.min_dist,
             metric=config.metric,
             random_state=config.seed,
+            # below 4096 points umap-learn otherwise computes exact neighbours through sklearn with a
+            # Python-level callable metric: 29 s per fit at 4000 points, against ~2 s for NN-descent
+            force_approximation_algorithm=True,
         )
         reducer.fit(reduced)
     return reducer
