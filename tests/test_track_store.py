@@ -81,3 +81,22 @@ def test_a_folder_or_garbage_file_is_refused(tmp_path):
     bad.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(InputError):
         RunStore(bad)
+
+
+def test_arrays_round_trip_with_their_step_and_never_as_pickles(tmp_path):
+    import numpy as np
+
+    store = RunStore(tmp_path / "track.sqlite")
+    counts = np.arange(12).reshape(3, 4)
+    store.log("a", 0, {"js": 0.1}, arrays={"atlas/block4/counts": counts})
+    store.log("a", 1, {"js": 0.2}, arrays={"atlas/block4/counts": counts * 2.5})
+    store.log("a", 1, {"js": 0.3}, arrays={"atlas/block4/counts": counts + 1})  # re-logging replaces
+    got = RunStore(store.path).arrays("a", "atlas/block4/counts")
+    assert sorted(got) == [0, 1]
+    np.testing.assert_array_equal(got[0], counts)
+    np.testing.assert_array_equal(got[1], counts + 1)
+    assert got[0].dtype == np.int64 and got[1].shape == (3, 4)
+    assert store.array_names() == ["atlas/block4/counts"]
+    with pytest.raises(InputError, match="numeric"):
+        store.log("a", 2, {"js": 0.4}, arrays={"bad": np.array(["x"], dtype=object)})
+    assert store.steps("a") == [0, 1]  # the refused step wrote no scalar either

@@ -6,10 +6,14 @@ lock instead of failing), and one ``BEGIN IMMEDIATE`` transaction per :meth:`Run
 step's values land together or not at all, so an interrupted process loses nothing already logged).
 Rows are keyed by ``(run, step, metric)`` and written with ``INSERT OR REPLACE``: a resumed run that
 logs a step again overwrites it instead of duplicating it.
+
+Small per-step arrays (the atlas's per-cell counts, the evidence behind its events) live in a second
+table as raw numeric bytes with dtype and shape, never as pickles.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import sqlite3
@@ -18,6 +22,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from genlens.errors import InputError
 
@@ -31,7 +37,18 @@ CREATE TABLE IF NOT EXISTS scalars (
     PRIMARY KEY (run, step, metric)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS arrays (
+    run TEXT NOT NULL,
+    step INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    dtype TEXT NOT NULL,
+    shape TEXT NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (run, step, name)
+) WITHOUT ROWID;
 """
+#: Array dtypes the store keeps (raw little-endian bytes; never pickled).
+ARRAY_DTYPES = ("<f8", "<f4", "<i8", "<i4")
 BUSY_TIMEOUT_MS = 60_000
 
 #: ``{run: {metric: [(step, value), ...]}}`` with steps ascending.
@@ -103,9 +120,11 @@ class RunStore:
         self.path, self._conn, self._pid = state["path"], None, -1
 
     # -- writing -------------------------------------------------------------------------------------
-    def log(self, run: str, step: int, values: Mapping[str, float]) -> None:
-        """Write one step's values in one transaction (replacing values logged before for that step)."""
+    def log(self, run: str, step: int, values: Mapping[str, float],
+            arrays: Mapping[str, np.ndarray] | None = None) -> None:
+        """Write one step's values (and ``arrays``) in one transaction, replacing what that step had."""
         run, step = _check_key(run, step)
+        blobs = [(run, step, name, *_encode(name, array)) for name, array in (arrays or {}).items()]
         rows = []
         for metric, value in values.items():
             if not isinstance(metric, str) or not metric:
@@ -116,6 +135,10 @@ class RunStore:
             conn.executemany(
                 "INSERT OR REPLACE INTO scalars (run, step, metric, value, logged_at) VALUES (?, ?, ?, ?, ?)", rows
             )
+            if blobs:
+                conn.executemany(
+                    "INSERT OR REPLACE INTO arrays (run, step, name, dtype, shape, data) VALUES (?, ?, ?, ?, ?, ?)", blobs
+                )
 
     def set_meta(self, key: str, value: str) -> None:
         with self._transaction() as conn:
@@ -154,6 +177,36 @@ class RunStore:
         for run, metric, step, value in self._connect().execute(query, params):
             out.setdefault(run, {}).setdefault(metric, []).append((int(step), math.nan if value is None else value))
         return out
+
+
+    def arrays(self, run: str, name: str) -> dict[int, np.ndarray]:
+        """``{step: array}`` of one logged array of ``run``, steps ascending."""
+        query = "SELECT step, dtype, shape, data FROM arrays WHERE run = ? AND name = ? ORDER BY step"
+        return {int(step): _decode(dtype, shape, data)
+                for step, dtype, shape, data in self._connect().execute(query, (run, name))}
+
+    def array_names(self, run: str | None = None) -> list[str]:
+        query, params = "SELECT DISTINCT name FROM arrays", ()
+        if run is not None:
+            query, params = query + " WHERE run = ?", (run,)
+        return sorted(r[0] for r in self._connect().execute(query, params))
+
+
+def _encode(name: str, array: np.ndarray) -> tuple[str, str, bytes]:
+    if not isinstance(name, str) or not name:
+        raise InputError(f"array names must be non-empty strings, got {name!r}")
+    a = np.asarray(array)
+    kind = {"f": "<f8", "i": "<i8", "u": "<i8", "b": "<i8"}.get(a.dtype.kind)
+    if kind is None:
+        raise InputError(f"array {name!r} must be numeric, got dtype {a.dtype}")
+    a = np.ascontiguousarray(a, dtype=kind)
+    return kind, json.dumps(list(a.shape)), a.tobytes()
+
+
+def _decode(dtype: str, shape: str, data: bytes) -> np.ndarray:
+    if dtype not in ARRAY_DTYPES:
+        raise InputError(f"the track store holds an array of unsupported dtype {dtype!r}")
+    return np.frombuffer(data, dtype=dtype).reshape(json.loads(shape)).copy()
 
 
 def _check_key(run: Any, step: Any) -> tuple[str, int]:
