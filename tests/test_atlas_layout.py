@@ -73,3 +73,36 @@ def test_shared_layouts_put_every_checkpoint_on_one_map():
     np.testing.assert_array_equal(first.layers[0].coords[is_real], second.layers[0].coords[second.layers[0].set_index == 0])
     unshared = analyze_atlas(real, fake, **{**kwargs, "shared_layouts": None})
     assert not np.array_equal(unshared.layers[0].coords[is_real], first.layers[0].coords[is_real])
+
+
+def _blobs(rng, n_per=150, dim=16):
+    """Three well-separated directions (the layout's metric is cosine), ``n_per`` rows each."""
+    centres = np.eye(dim)[:3] * 10.0
+    values = np.concatenate([c + rng.normal(size=(n_per, dim)) for c in centres])
+    return values.astype(np.float32), np.repeat(np.arange(3), n_per)
+
+
+@pytest.mark.parametrize("method", ["pca", "umap"])
+def test_anchored_layout_places_new_rows_among_their_own_blob(rng, method):
+    from genlens.atlas.layout import AnchoredLayout
+
+    values, blob = _blobs(rng)
+    anchored = AnchoredLayout.fit(values, np.arange(len(values)), LayoutConfig(method=method, n_neighbors=15))
+    new, new_blob = _blobs(rng)
+    placed = anchored.place(new)
+    centres = np.stack([anchored.coords[blob == b].mean(0) for b in range(3)])
+    nearest = np.argmin(((placed[:, None] - centres[None]) ** 2).sum(-1), axis=1)
+    assert np.mean(nearest == new_blob) > 0.98
+    # frozen into arrays and back: the same placement, so every process shares one map
+    again = AnchoredLayout.from_arrays(anchored.to_arrays(prefix="x_"), prefix="x_")
+    np.testing.assert_array_equal(again.place(new), placed)
+
+
+def test_anchored_layout_skips_a_rows_own_group(rng):
+    from genlens.atlas.layout import AnchoredLayout
+
+    values, _ = _blobs(rng, n_per=40)
+    anchored = AnchoredLayout.fit(values, np.arange(len(values)), PCA, k=1)
+    np.testing.assert_allclose(anchored.place(values), anchored.coords, atol=1e-5)  # k=1: its own anchor
+    loo = anchored.place(values, groups=np.arange(len(values)))
+    assert np.abs(loo - anchored.coords).max(axis=1).min() > 0  # never its own anchor
