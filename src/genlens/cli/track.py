@@ -21,13 +21,16 @@ def track_command(
     out: Path = typer.Option(..., "--out", "-o", help="Output folder: report.html, results.json, figures/, track.sqlite.",
                              show_default=False),
     diagnostics: str = typer.Option("metrics,regions", "--diagnostics", "-d",
-                                    help="Comma-separated: metrics, regions, semantics."),
+                                    help="Comma-separated: metrics, regions, semantics, atlas."),
     features: str = typer.Option("auto", "--features", "-f", help="Feature space of the standard metrics (auto: zoo "
                                  "classifier for zoo images, else random-vgg16)."),
     metrics: str = typer.Option("fid,kid,prdc", "--metrics", "-m", help="Standard metrics to track."),
     clusters: Optional[int] = typer.Option(None, "--clusters", "-k", min=1, show_default=False,
                                            help="Pixel clusters (default: the largest-gap rule)."),
     segmenter: str = typer.Option("zoo", "--segmenter", help="Segmenter for the semantics diagnostic."),
+    atlas_model: str = typer.Option("zoo-classifier", "--atlas-model", help="Network of the atlas diagnostic: "
+                                    "zoo-classifier, random-vgg16, torchvision:<arch> or pkg.module:factory."),
+    atlas_grid: int = typer.Option(20, "--atlas-grid", min=2, help="Cells per side of the atlas grid."),
     n: Optional[int] = typer.Option(None, "--n", min=4, show_default=False,
                                     help="Samples per step (default: all; checkpoints: 1000)."),
     n_real: int = typer.Option(1000, "--n-real", min=4, help="Real images for the reference."),
@@ -58,7 +61,7 @@ def track_command(
     tracker = Tracker(
         real, diagnostics=[d.strip() for d in diagnostics.split(",") if d.strip()], store=out_dir / "track.sqlite",
         features=features, metrics=[m.strip() for m in metrics.split(",") if m.strip()], n_real=n_real,
-        clusters=clusters, segmenter=segmenter, seed=seed, device=None if device == "auto" else device,
+        clusters=clusters, segmenter=segmenter, atlas_model=atlas_model, atlas_grid=atlas_grid, seed=seed, device=None if device == "auto" else device,
     )
     logged = log_runs(tracker, found, n=n, factory=generator, latent_dim=latent_dim, noise_seed=seed)
     result = track_report(tracker.store, out_dir, rule=EventRule(threshold=threshold), protect=(runs,))

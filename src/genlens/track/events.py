@@ -11,7 +11,10 @@ Causes split the worsening into parts that add up:
 
 * clusters -- ``log(product of cluster CMS) = sum_j log CMS_j``, so the fall of ``log CMS_j`` is each
   cluster's exact share of the fall of the product (and, as the product tracks the image CMS, of it);
-* classes -- the growth of ``|generated area - real area|`` of each class between the two steps.
+* classes -- the growth of ``|generated area - real area|`` of each class between the two steps;
+* cells -- the growth of each activation-atlas cell's term of the Jensen-Shannon divergence (the
+  terms sum to the divergence), in the layer the event is about, else the layer whose divergence rose
+  most.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from genlens.track.measure import HIGHER_IS_BETTER
+from genlens.track.atlas import CellSeries, layer_of
+from genlens.track.measure import higher_is_better
 
 #: Normal-consistency constant of the median absolute deviation.
 MAD_SCALE = 1.4826
@@ -84,27 +88,31 @@ def detect_events(
     rule: EventRule | None = None,
     metrics: Sequence[str] | None = None,
     real_areas: Mapping[str, float] | None = None,
+    cells: Mapping[str, Sequence[CellSeries]] | None = None,
 ) -> list[Event]:
     """Events of every run in ``{run: {metric: [(step, value), ...]}}`` (the store's series format).
 
-    ``metrics`` defaults to every headline metric present (:data:`HIGHER_IS_BETTER`); ``real_areas``
-    (class -> mean real area) enables class causes.
+    ``metrics`` defaults to every metric with a direction (:func:`~genlens.track.measure.higher_is_better`);
+    ``real_areas`` (class -> mean real area) enables class causes, ``cells`` (run -> atlas evidence)
+    cell causes.
     """
     rule = rule or EventRule()
     events: list[Event] = []
     for run, per_metric in series.items():
-        names = metrics if metrics is not None else [m for m in per_metric if m in HIGHER_IS_BETTER]
+        names = metrics if metrics is not None else [m for m in per_metric if higher_is_better(m) is not None]
         for metric in names:
             points = per_metric.get(metric, [])
             if not points:
                 continue
             steps = [s for s, _ in points]
             values = [v for _, v in points]
-            higher = HIGHER_IS_BETTER.get(metric, True)
+            higher = higher_is_better(metric)
+            higher = True if higher is None else higher
             scores = worsening_scores(values, higher, rule.min_history)
             for i in np.flatnonzero(np.nan_to_num(scores, nan=-np.inf) > rule.threshold):
                 prev, step = steps[i - 1], steps[i]
-                causes = explain_change(per_metric, prev, step, real_areas, rule)
+                causes = explain_change(per_metric, prev, step, real_areas, rule,
+                                        cells=(cells or {}).get(run, ()), metric=metric)
                 events.append(Event(run, step, metric, float(values[i] - values[i - 1]), float(scores[i]), causes))
     events.sort(key=lambda e: (e.run, e.step, -e.score))
     return events
@@ -116,17 +124,19 @@ def explain_change(
     step: int,
     real_areas: Mapping[str, float] | None = None,
     rule: EventRule | None = None,
+    cells: Sequence[CellSeries] = (),
+    metric: str | None = None,
 ) -> tuple[dict[str, Any], ...]:
-    """The clusters and classes accounting for most of the worsening from ``prev`` to ``step``."""
+    """The clusters, classes and atlas cells accounting for most of the worsening from ``prev`` to ``step``."""
     rule = rule or EventRule()
     at = {m: dict(points) for m, points in per_metric.items()}
     causes: list[dict[str, Any]] = []
     cluster_drop = {}
-    for metric, values in at.items():
-        if metric.startswith("regions/cluster_") and prev in values and step in values:
+    for name, values in at.items():
+        if name.startswith("regions/cluster_") and prev in values and step in values:
             old, new = values[prev], values[step]
             if old > 0 and new > 0:
-                cluster_drop[metric] = float(np.log(old) - np.log(new))  # > 0: the cluster got worse
+                cluster_drop[name] = float(np.log(old) - np.log(new))  # > 0: the cluster got worse
     causes += _shares(cluster_drop, "cluster", lambda m: int(m.rsplit("_", 1)[1]), rule)
     if real_areas:
         gap_growth = {}
@@ -135,7 +145,34 @@ def explain_change(
             if prev in values and step in values:
                 gap_growth[name] = abs(values[step] - real) - abs(values[prev] - real)
         causes += _shares(gap_growth, "class", lambda n: n, rule)
-    return tuple(causes)
+    causes += _cell_causes(cells, prev, step, rule, layer_of(metric or ""))
+    # the event's own view first: cells for an atlas metric, classes for a semantics metric
+    first = {"atlas": "cell", "semantics": "class", "regions": "cluster"}.get((metric or "").split("/")[0])
+    return tuple(sorted(causes, key=lambda c: c["kind"] != first))
+
+
+def _cell_causes(cells: Sequence[CellSeries], prev: int, step: int, rule: EventRule,
+                 layer: str | None) -> list[dict[str, Any]]:
+    """Cells of one layer whose JS term grew most: the event's own layer, else the one whose JS rose most."""
+    growth = {}
+    for series in cells:
+        old, new = series.contributions(prev), series.contributions(step)
+        if old is not None and new is not None:
+            growth[series.layer] = (series, new - old)
+    if layer not in growth:
+        rising = {name: float(g.sum()) for name, (_, g) in growth.items() if g.sum() > 0}
+        if not rising:
+            return []
+        layer = max(rising, key=rising.get)
+    series, change = growth[layer]
+    shares = _shares({str(c): float(change[c]) for c in np.flatnonzero(change > 0)}, "cell", int, rule)
+    out = []
+    for cause in shares:
+        where = series.describe(cause["id"], step)
+        label = f" ({where['real_class']})" if where["real_class"] else ""
+        name = f"{layer} cell ({where['row']},{where['col']}){label}, {where['fakes']} fakes"
+        out.append({**cause, **where, "id": f"{layer}:{where['row']},{where['col']}", "name": name})
+    return out
 
 
 def _shares(worsening: Mapping[str, float], kind: str, ident: Any, rule: EventRule) -> list[dict[str, Any]]:

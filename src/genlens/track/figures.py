@@ -12,8 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from genlens.track.atlas import AtlasReference, CellSeries, floor_metric, js_metric
 from genlens.track.events import Event
-from genlens.track.measure import HIGHER_IS_BETTER
+from genlens.track.measure import higher_is_better
 from genlens.track.store import Series
 
 
@@ -80,7 +81,8 @@ def metric_panels(series: Series, metrics: Sequence[str], events: Sequence[Event
         steps, values, _ = aligned(series, metric)
         _band(ax, steps, values, "tab:blue")
         _mark_events(ax, events, metric)
-        arrow = " (higher is better)" if HIGHER_IS_BETTER.get(metric) else (" (lower is better)" if metric in HIGHER_IS_BETTER else "")
+        direction = higher_is_better(metric)
+        arrow = {True: " (higher is better)", False: " (lower is better)", None: ""}[direction]
         ax.set_title(metric + arrow, fontsize=9)
         ax.set_xlabel("step", fontsize=8)
         ax.tick_params(labelsize=7)
@@ -160,3 +162,70 @@ def run_page(series: Series, run: str, metrics: Sequence[str], events: Sequence[
     """Small multiples of one run: every headline metric, its events marked."""
     return metric_panels({run: series[run]}, [m for m in metrics if m in series[run]], [e for e in events if e.run == run],
                          title=f"run {run}")
+
+
+def atlas_panels(series: Series, layers: Sequence[str], events: Sequence[Event] = ()) -> Any:
+    """Per layer: JS divergence of the atlas cells (mean and band over runs) above its noise floor."""
+    fig, axes = _grid(len(layers))
+    for ax, layer in zip(axes, layers):
+        steps, values, _ = aligned(series, js_metric(layer))
+        _band(ax, steps, values, "tab:purple")
+        f_steps, floor, _ = aligned(series, floor_metric(layer))
+        if floor.size:
+            with np.errstate(all="ignore"):
+                ax.plot(f_steps, np.nanmean(floor, 0), color="grey", lw=1.0, ls="--")
+        _mark_events(ax, events, js_metric(layer))
+        ax.set_title(f"{layer}: JS (nats, lower is better)", fontsize=9)
+        ax.set_xlabel("step", fontsize=8)
+        ax.tick_params(labelsize=7)
+    fig.suptitle("activation-atlas divergence (mean and min-max band over runs; dashed: noise floor)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def atlas_event(event: Event, cells: Sequence[CellSeries], atlas: AtlasReference | None) -> Any:
+    """The cells an event blames: real density, generated density before and at the step, and real
+    example patches of the top cells (what the generator stopped -- or started -- producing)."""
+    causes = [c for c in event.causes if c["kind"] == "cell"]
+    series = next((s for s in cells if causes and s.layer == causes[0]["layer"]), None)
+    if series is None or series.fake_counts.get(event.step) is None:
+        return None
+    steps = sorted(series.fake_counts)
+    prev = max((s for s in steps if s < event.step), default=None)
+    plt = _pyplot()
+    n_examples = min(len(causes), 3) if atlas is not None else 0
+    fig, axes = plt.subplots(1, 3 + n_examples, figsize=(3.0 * (3 + n_examples), 3.2), squeeze=False)
+    axes = axes[0]
+    g = series.grid
+    panels = [("real", series.real_counts)]
+    if prev is not None:
+        panels.append((f"generated, step {prev}", series.fake_counts[prev]))
+    panels.append((f"generated, step {event.step}", series.fake_counts[event.step]))
+    for ax, (title, counts) in zip(axes, panels):
+        ax.imshow((counts / max(counts.sum(), 1)).reshape(g, g), cmap="magma", interpolation="nearest", origin="lower")
+        for c in causes:
+            ax.add_patch(_cell_box(c["col"], c["row"]))
+        ax.set_title(title, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax in axes[len(panels) : 3]:
+        ax.set_visible(False)
+    for ax, cause in zip(axes[3:], causes):
+        patches = atlas.examples(series.layer, cause["row"] * g + cause["col"], count=4)
+        if len(patches):
+            ax.imshow(np.concatenate(list(patches.transpose(0, 2, 3, 1)), axis=1), interpolation="nearest")
+        ax.set_title(f"cell ({cause['row']},{cause['col']}): {100 * cause['share']:.0f}%\n{cause['fakes']} fakes; real:",
+                     fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(f"{event.run}, step {event.step}: {event.metric} rose {event.change:+.3g} "
+                 f"({event.score:.0f} noise units); boxed cells account for most of {series.layer}'s change",
+                 fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def _cell_box(col: int, row: int) -> Any:
+    from matplotlib.patches import Rectangle
+
+    return Rectangle((col - 0.5, row - 0.5), 1, 1, fill=False, edgecolor="cyan", lw=1.5)

@@ -9,6 +9,9 @@ Names are ``<view>/<quantity>`` so they group naturally in TensorBoard and in th
   ``regions/cluster_<j>`` -- cluster-wise CMS under the fixed partition and bandwidth, in one pass.
 * ``semantics/fsd`` and ``semantics/area/<class>`` -- Fréchet segmentation distance and the mean
   area fraction of every class in the generated images.
+* ``atlas/<layer>/js`` and ``atlas/<layer>/js_floor`` -- divergence of the activation-atlas cell
+  histograms on a map frozen at the reference, and its noise floor (:mod:`genlens.track.atlas`),
+  with the per-cell counts as an array ``atlas/<layer>/counts``.
 """
 
 from __future__ import annotations
@@ -39,6 +42,15 @@ HIGHER_IS_BETTER: dict[str, bool] = {
 }
 
 
+def higher_is_better(metric: str) -> bool | None:
+    """Direction of a headline metric (``None``: not judged for events, e.g. a noise floor or an area)."""
+    if metric in HIGHER_IS_BETTER:
+        return HIGHER_IS_BETTER[metric]
+    if metric.startswith("atlas/") and metric.endswith("/js"):
+        return False
+    return None
+
+
 def cluster_metric(j: int) -> str:
     return f"regions/cluster_{j:02d}"
 
@@ -53,7 +65,7 @@ class Measurer:
     def __init__(self, reference: Reference, device: str | None = None, batch_size: int = 64) -> None:
         self.ref, self.device, self.batch_size = reference, device, batch_size
         diags = reference.config.diagnostics
-        self._extractor = self._metrics_ref = self._segmenter = None
+        self._extractor = self._metrics_ref = self._segmenter = self._atlas = None
         self._real_spatial: torch.Tensor | None = None
         if "metrics" in diags:
             self._init_metrics()
@@ -66,6 +78,10 @@ class Measurer:
 
             cfg = reference.config
             self._segmenter = get_segmenter(cfg.segmenter, device=device, **cfg.segmenter_options)
+        if "atlas" in diags:
+            from genlens.track.atlas import AtlasMeter
+
+            self._atlas = AtlasMeter(reference.atlas, tuple(reference.image_size), device=device)
 
     def _init_metrics(self) -> None:
         from genlens.features import get_extractor
@@ -81,21 +97,25 @@ class Measurer:
         self._metrics_ref = MetricsReference(real, metrics=ref.config.metrics, n_boot=0, seed=ref.config.seed,
                                              device=self.device)
 
-    def __call__(self, images: torch.Tensor) -> dict[str, float]:
-        """All configured diagnostics of uint8 ``(n, 3, H, W)`` generated images."""
+    def __call__(self, images: torch.Tensor) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+        """All configured diagnostics of uint8 ``(n, 3, H, W)`` generated images: scalars and arrays."""
         if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] != 3:
             raise InputError(f"expected uint8 (n, 3, H, W) samples, got {images.dtype} {tuple(images.shape)}")
         if images.shape[0] < 4:
             raise InputError(f"log at least 4 samples per step (got {images.shape[0]}); 100+ give stable numbers")
         images = self._to_reference_size(images)
         values: dict[str, float] = {}
+        arrays: dict[str, np.ndarray] = {}
         if self._metrics_ref is not None:
             values.update(self._metrics(images))
         if self._real_spatial is not None:
             values.update(self._regions(images))
         if self._segmenter is not None:
             values.update(self._semantics(images))
-        return values
+        if self._atlas is not None:
+            atlas_values, arrays = self._atlas(images)
+            values.update(atlas_values)
+        return values, arrays
 
     def _to_reference_size(self, images: torch.Tensor) -> torch.Tensor:
         if tuple(images.shape[-2:]) == tuple(self.ref.image_size):
@@ -153,4 +173,6 @@ def describe_reference(ref: Reference) -> dict[str, Any]:
     if ref.class_names:
         out["classes"] = list(ref.class_names)
         out["real_area"] = dict(zip(ref.class_names, ref.real_areas.mean(axis=0).tolist()))
+    if ref.atlas is not None:
+        out["atlas"] = {**ref.atlas.header(), "n_images": ref.atlas.n_images}
     return out

@@ -23,10 +23,11 @@ from genlens._hashing import hash_json
 from genlens._json import json_safe
 from genlens.errors import ConfigError, InputError
 from genlens.io.base import ImageSource
+from genlens.track.atlas import AtlasReference, build_atlas_reference
 
-DIAGNOSTICS = ("metrics", "regions", "semantics")
+DIAGNOSTICS = ("metrics", "regions", "semantics", "atlas")
 FORMAT = "genlens.track_reference"
-VERSION = 1
+VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,11 @@ class ReferenceConfig:
     clusters: int | None = None
     segmenter: str = "zoo"
     segmenter_options: dict[str, Any] = field(default_factory=dict)
+    atlas_model: str = "zoo-classifier"
+    atlas_options: dict[str, Any] = field(default_factory=dict)
+    atlas_layers: tuple[str, ...] | None = None
+    atlas_grid: int = 20
+    atlas_positions: int = 2
     seed: int = 0
 
     def check(self) -> None:
@@ -50,6 +56,8 @@ class ReferenceConfig:
             raise ConfigError(f"unknown tracking diagnostic(s) {unknown or list(self.diagnostics)}; choose from {list(DIAGNOSTICS)}")
         if self.n_real < 4 or self.n_regions < 4:
             raise ConfigError(f"n_real and n_regions must be >= 4, got {self.n_real} and {self.n_regions}")
+        if self.atlas_grid < 2 or self.atlas_positions < 1:
+            raise ConfigError(f"atlas_grid must be >= 2 and atlas_positions >= 1, got {self.atlas_grid}, {self.atlas_positions}")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -62,8 +70,19 @@ class ReferenceConfig:
             "clusters": self.clusters,
             "segmenter": self.segmenter,
             "segmenter_options": dict(self.segmenter_options),
+            "atlas_model": self.atlas_model,
+            "atlas_options": dict(self.atlas_options),
+            "atlas_layers": list(self.atlas_layers) if self.atlas_layers is not None else None,
+            "atlas_grid": self.atlas_grid,
+            "atlas_positions": self.atlas_positions,
             "seed": self.seed,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ReferenceConfig:
+        layers = data.get("atlas_layers")
+        return cls(**{**data, "diagnostics": tuple(data["diagnostics"]), "metrics": tuple(data["metrics"]),
+                      "atlas_layers": tuple(layers) if layers is not None else None})
 
 
 @dataclass(frozen=True, eq=False)
@@ -83,6 +102,7 @@ class Reference:
     gamma: float | None = None
     class_names: tuple[str, ...] = ()
     real_areas: np.ndarray | None = None  # (n, C) per-image class-area fractions
+    atlas: AtlasReference | None = None
 
     # -- construction ---------------------------------------------------------------------------------
     @classmethod
@@ -100,6 +120,10 @@ class Reference:
             parts.update(_regions_reference(real, config, device))
         if "semantics" in config.diagnostics:
             parts.update(_semantics_reference(real, config, n_real, device))
+        if "atlas" in config.diagnostics:
+            parts["atlas"] = build_atlas_reference(
+                real, n_real, config.atlas_model, config.atlas_options, config.atlas_layers, config.atlas_grid,
+                config.atlas_positions, seed=config.seed, device=device)
         return cls(
             key=reference_key(real, config), config=config, real={**real.describe(), "n_used": n_real},
             image_size=tuple(real.image_size), **parts,
@@ -116,10 +140,15 @@ class Reference:
                 np.savez_compressed(f, **{k: v for k, v in arrays.items() if v is not None})
         if self.partition is not None:
             self.partition.save(folder / "partition.npz")
+        if self.atlas is not None:
+            with atomic_path(folder / "atlas.npz") as tmp:
+                with open(tmp, "wb") as f:
+                    np.savez_compressed(f, **self.atlas.to_arrays())
         header = {
             "format": FORMAT, "version": VERSION, "key": self.key, "config": self.config.to_dict(),
             "real": self.real, "image_size": list(self.image_size), "feature_space": self.feature_space,
             "extractor": self.extractor, "gamma": self.gamma, "class_names": list(self.class_names),
+            "atlas": self.atlas.header() if self.atlas is not None else None,
         }
         atomic_write_text(folder / "reference.json", json.dumps(json_safe(header), indent=1))  # written last: marks completeness
         return folder
@@ -136,8 +165,11 @@ class Reference:
                 raise InputError(f"{folder} is not a genlens tracking reference")
             with np.load(folder / "arrays.npz", allow_pickle=False) as z:
                 arrays = {name: np.array(z[name]) for name in z.files}
-            cfg = header["config"]
-            config = ReferenceConfig(**{**cfg, "diagnostics": tuple(cfg["diagnostics"]), "metrics": tuple(cfg["metrics"])})
+            config = ReferenceConfig.from_dict(header["config"])
+            atlas = None
+            if header.get("atlas") is not None:
+                with np.load(folder / "atlas.npz", allow_pickle=False) as z:
+                    atlas = AtlasReference.from_parts(header["atlas"], {name: z[name] for name in z.files})
         except (OSError, KeyError, ValueError, TypeError) as err:
             raise InputError(f"tracking reference {folder} is unreadable or incomplete ({err}); delete it to rebuild") from err
         partition = PixelPartition.load(folder / "partition.npz") if (folder / "partition.npz").exists() else None
@@ -146,7 +178,7 @@ class Reference:
             feature_space=header["feature_space"], extractor=header["extractor"], gamma=header["gamma"],
             class_names=tuple(header["class_names"]), partition=partition,
             features=arrays.get("features"), logits=arrays.get("logits"),
-            regions_images=arrays.get("regions_images"), real_areas=arrays.get("real_areas"),
+            regions_images=arrays.get("regions_images"), real_areas=arrays.get("real_areas"), atlas=atlas,
         )
 
 

@@ -17,9 +17,21 @@ import numpy as np
 
 from genlens._json import json_safe, write_json
 from genlens.report.section import Figure, Section, Table
+from genlens.track.atlas import AtlasReference, CellSeries, cell_series, js_metric
 from genlens.track.events import Event, EventRule, detect_events
-from genlens.track.measure import HIGHER_IS_BETTER
+from genlens.track.measure import HIGHER_IS_BETTER, higher_is_better
 from genlens.track.store import RunStore, Series
+
+
+def evidence(store: RunStore, reference: Any, series: Series) -> tuple[dict[str, float] | None, dict[str, list[CellSeries]]]:
+    """What events need beyond the scalars: real class areas, and each run's atlas cell counts."""
+    real_areas = None
+    if reference is not None and reference.real_areas is not None:
+        real_areas = dict(zip(reference.class_names, reference.real_areas.mean(axis=0).tolist()))
+    cells = {}
+    if reference is not None and reference.atlas is not None:
+        cells = {run: cell_series(store, run, reference.atlas) for run in series}
+    return real_areas, cells
 
 
 @dataclass(frozen=True)
@@ -30,24 +42,26 @@ class TrackResult:
     events: tuple[Event, ...]
     reference: dict[str, Any] = field(default_factory=dict)
     rule: EventRule = field(default_factory=EventRule)
+    atlas: AtlasReference | None = None
+    cells: dict[str, list[CellSeries]] = field(default_factory=dict)
 
     @classmethod
     def from_store(cls, store: str | os.PathLike[str] | RunStore, rule: EventRule | None = None) -> TrackResult:
         """Read a store (and the reference saved beside it, if any) and detect events."""
         from genlens.track.tracker import reference_folder
 
-        store = store if isinstance(store, RunStore) else RunStore(store)
-        reference: dict[str, Any] = {}
-        folder = reference_folder(store.path)
-        if (folder / "reference.json").exists():
-            from genlens.track.measure import describe_reference
-            from genlens.track.reference import Reference
+        from genlens.track.measure import describe_reference
+        from genlens.track.reference import Reference
 
-            reference = describe_reference(Reference.load(folder))
+        store = store if isinstance(store, RunStore) else RunStore(store)
+        folder = reference_folder(store.path)
+        ref = Reference.load(folder) if (folder / "reference.json").exists() else None
         rule = rule or EventRule()
         series = store.series()
-        events = detect_events(series, rule, real_areas=reference.get("real_area"))
-        return cls(series, tuple(events), reference, rule)
+        real_areas, cells = evidence(store, ref, series)
+        events = detect_events(series, rule, real_areas=real_areas, cells=cells)
+        return cls(series, tuple(events), describe_reference(ref) if ref is not None else {}, rule,
+                   atlas=ref.atlas if ref is not None else None, cells=cells)
 
     @property
     def runs(self) -> list[str]:
@@ -59,7 +73,8 @@ class TrackResult:
 
     def headline(self) -> list[str]:
         """Metrics with a direction (the ones events are judged on), in a stable order."""
-        return [m for m in HIGHER_IS_BETTER if m in self.metrics]
+        fixed = [m for m in HIGHER_IS_BETTER if m in self.metrics]
+        return fixed + [m for m in self.metrics if m not in HIGHER_IS_BETTER and higher_is_better(m) is not None]
 
     def product_correlation(self) -> dict[str, float]:
         """Per run: Pearson correlation over steps of the image CMS and the product of cluster CMS."""
@@ -96,6 +111,8 @@ class TrackResult:
                                 (Figure.from_matplotlib("series", figures.metric_panels(self.series, std, self.events)),)))
         if "regions/cms" in self.metrics:
             secs.append(self._regions_section())
+        if self.atlas_layers():
+            secs.append(self._atlas_section())
         if any(m.startswith("semantics/area/") for m in self.metrics):
             fig = figures.area_panels(self.series, self.reference.get("real_area"))
             secs.append(Section("track-semantics", "Class areas over steps",
@@ -122,6 +139,34 @@ class TrackResult:
         return Section("track-events", "Flagged events", summary,
                        table=Table(("run", "step", "metric", "change", "score", "causes"), rows),
                        data={"events": [e.to_dict() for e in self.events]}, notes=notes)
+
+    def atlas_layers(self) -> list[str]:
+        """Atlas layers with a logged divergence, in the reference's order when it is known."""
+        logged = {m.split("/")[1] for m in self.metrics if m.startswith("atlas/") and m.endswith("/js")}
+        order = list(self.atlas.layers) if self.atlas is not None else sorted(logged)
+        return [layer for layer in order if layer in logged]
+
+    def _atlas_section(self) -> Section:
+        from genlens.track import figures
+
+        layers = self.atlas_layers()
+        figs = [Figure.from_matplotlib("js", figures.atlas_panels(self.series, layers, self.events))]
+        cell_events = [e for e in self.events if any(c["kind"] == "cell" for c in e.causes)]
+        shown = sorted({(e.run, e.step) for e in cell_events})[:4]
+        for i, (run, step) in enumerate(shown):
+            event = max((e for e in cell_events if (e.run, e.step) == (run, step)), key=lambda e: e.score)
+            fig = figures.atlas_event(event, self.cells.get(run, []), self.atlas)
+            if fig is not None:
+                figs.append(Figure.from_matplotlib(f"event-{i}", fig, caption=f"{run}, step {step}: {event.metric}"))
+        last = {layer: [v for r in self.series.values() for s, v in r.get(js_metric(layer), [])[-1:]] for layer in layers}
+        summary = "Jensen-Shannon divergence of activation cells on a map fitted once on real images; " + ", ".join(
+            f"{layer}: last {np.nanmean(v):.3f} nats" for layer, v in last.items() if v)
+        notes = ("the dashed line is the noise floor: the divergence between a random subset of real images of the "
+                 "step's size and the other real images, i.e. what a perfect generator would score",
+                 "generated activations are placed from their nearest real activations (the map is frozen), so "
+                 "content no real image has lands at the edge of the nearest real cells")
+        return Section("track-atlas", "Activation atlas over steps", summary, tuple(figs), notes=notes,
+                       data={"layers": layers, "grid": self.atlas.grid if self.atlas is not None else None})
 
     def _regions_section(self) -> Section:
         from genlens.track import figures

@@ -38,9 +38,10 @@ class Tracker:
     """Diagnostics of generated samples over steps and runs, stored in one SQLite file.
 
     ``real`` is anything :func:`~genlens.io.open_source` accepts. ``diagnostics`` picks from
-    ``metrics`` (FID, KID, PRDC in ``features`` space), ``regions`` (image and cluster-wise CMS) and
-    ``semantics`` (class areas and FSD under ``segmenter``). ``tensorboard`` (a folder) also writes
-    every value as a TensorBoard scalar, one sub-folder per run.
+    ``metrics`` (FID, KID, PRDC in ``features`` space), ``regions`` (image and cluster-wise CMS),
+    ``semantics`` (class areas and FSD under ``segmenter``) and ``atlas`` (JS divergence of activation
+    cells of ``atlas_model`` on a map fitted once on the real images). ``tensorboard`` (a folder) also
+    writes every value as a TensorBoard scalar, one sub-folder per run.
     """
 
     def __init__(
@@ -56,6 +57,11 @@ class Tracker:
         clusters: int | None = None,
         segmenter: str = "zoo",
         segmenter_options: Mapping[str, Any] | None = None,
+        atlas_model: str = "zoo-classifier",
+        atlas_options: Mapping[str, Any] | None = None,
+        atlas_layers: Sequence[str] | None = None,
+        atlas_grid: int = 20,
+        atlas_positions: int = 2,
         seed: int = 0,
         device: str | None = None,
         cache_dir: str | os.PathLike[str] | None = None,
@@ -64,7 +70,9 @@ class Tracker:
         config = ReferenceConfig(
             diagnostics=tuple(diagnostics), features=features, feature_options=dict(feature_options or {}),
             metrics=tuple(metrics), n_real=int(n_real), n_regions=int(n_regions), clusters=clusters,
-            segmenter=segmenter, segmenter_options=dict(segmenter_options or {}), seed=int(seed),
+            segmenter=segmenter, segmenter_options=dict(segmenter_options or {}), atlas_model=atlas_model,
+            atlas_options=dict(atlas_options or {}), atlas_layers=tuple(atlas_layers) if atlas_layers else None,
+            atlas_grid=int(atlas_grid), atlas_positions=int(atlas_positions), seed=int(seed),
         )
         config.check()
         self.device = device
@@ -92,15 +100,16 @@ class Tracker:
         Logging a step again replaces its values, so a resumed run may repeat its last step.
         """
         images = self._images(samples, noise, batch_size)
-        values = self._measure(images)
+        values, arrays = self._measure(images)
         if extra:
             values.update({str(k): float(v) for k, v in extra.items()})
-        self.log_scalars(step, values, run=run)
+        self.log_scalars(step, values, run=run, arrays=arrays)
         return values
 
-    def log_scalars(self, step: int, values: Mapping[str, float], run: str = "run") -> None:
+    def log_scalars(self, step: int, values: Mapping[str, float], run: str = "run",
+                    arrays: Mapping[str, np.ndarray] | None = None) -> None:
         """Store scalars computed elsewhere (e.g. training losses) under ``run`` and ``step``."""
-        self.store.log(run, step, values)
+        self.store.log(run, step, values, arrays)
         if self._tensorboard is not None:
             writer = self._writer(run)
             for name, value in values.items():
@@ -111,9 +120,11 @@ class Tracker:
         """Events so far (see :mod:`genlens.track.events`); cheap enough to call after every step."""
         from genlens.track.events import detect_events
 
-        ref = self.reference
-        real_areas = dict(zip(ref.class_names, ref.real_areas.mean(axis=0))) if ref.real_areas is not None else None
-        return detect_events(self.store.series(list(runs) if runs is not None else None), rule, real_areas=real_areas)
+        from genlens.track.report import evidence
+
+        series = self.store.series(list(runs) if runs is not None else None)
+        real_areas, cells = evidence(self.store, self.reference, series)
+        return detect_events(series, rule, real_areas=real_areas, cells=cells)
 
     def _images(self, samples: Any, noise: torch.Tensor | None, batch_size: int) -> torch.Tensor:
         if callable(samples) and not isinstance(samples, (torch.Tensor, np.ndarray, ImageSource)):
