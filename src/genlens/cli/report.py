@@ -84,6 +84,8 @@ def demo_command(
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
     cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help=CACHE_HELP, show_default=False),
     seed: int = typer.Option(0, "--seed", help=SEED_HELP),
+    track: bool = typer.Option(True, "--track/--no-track", help="Also run the tracking experiment (DCGAN over epochs "
+                               "and seeds) into DIR/tracking."),
 ) -> None:
     """Run every view on generators with known, planted defects and compare what each view found.
 
@@ -92,5 +94,5 @@ def demo_command(
     """
     from genlens.report.demo import run_demo
 
-    index = run_demo(out, quick=quick, n=n, device=device, cache_dir=cache_dir, seed=seed)
+    index = run_demo(out, quick=quick, n=n, device=device, cache_dir=cache_dir, seed=seed, track=track)
     err_console.print(f"open {index}")

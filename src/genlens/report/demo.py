@@ -3,11 +3,14 @@
 One real set, one generator per planted defect (plus ``clean``, which must look like real, and the
 trained zoo DCGAN, whose flaws nobody planted), a full report for each against the same real set, and
 an ``index.html`` that sets what was planted beside what each view found. The real set's features
-and noise floor are computed once and shared by every comparison.
+and noise floor are computed once and shared by every comparison. Then the tracking experiment: the
+zoo DCGAN over every epoch for five seeds plus a run with a planted learning-rate blow-up
+(:mod:`genlens.track.demo`), whose runs train in a background process while the reports are written.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,8 +81,10 @@ def run_demo(
     device: str | None = None,
     cache_dir: str | Path | None = None,
     seed: int = 0,
+    track: bool = True,
+    track_seeds: int = 5,
 ) -> Path:
-    """Write one report per generator and ``index.html`` under ``out``; return the index path."""
+    """Write one report per generator, the tracking report and ``index.html`` under ``out``."""
     from genlens.metrics.diagnostic import MetricsReference
     from genlens.report.feature_space import ZOO_FEATURES, extract
     from genlens.zoo import make_generator
@@ -92,6 +97,7 @@ def run_demo(
     dev = str(resolve_device(None if device in (None, "auto") else device))
     n_boot = 10 if quick else 30
     cache = Path(cache_dir) if cache_dir is not None else None
+    background = _start_tracking_runs(track, track_seeds, quick, cache, dev)
 
     _say(f"reference models ({'quick' if quick else 'full'}; trained once, then cached)")
     model_sections = _models(quick, cache, dev)
@@ -141,7 +147,8 @@ def run_demo(
         _say(f"    {name}: {t0}")
 
     write_report(model_sections, out / "models", title="genlens demo: the zoo's reference models")
-    index = _write_index(out, rows, model_sections, real_strip, n, quick, start.seconds)
+    tracking = _tracking(background, track_seeds, quick, real, out, cache, dev) if track else None
+    index = _write_index(out, rows, model_sections, real_strip, n, quick, start.seconds, tracking)
     _say(f"done in {start}")
     return index
 
@@ -167,6 +174,48 @@ def _models(quick: bool, cache: Path | None, device: str) -> list[Section]:
         sections.append(guarded(key, title, build))
         _say(f"    {title}: {t0} ({sections[-1].status})")
     return sections
+
+
+def _start_tracking_runs(track: bool, n_seeds: int, quick: bool, cache: Path | None, device: str) -> Any:
+    """Train the tracking runs in a background process when they would otherwise wait for a CPU."""
+    if not track or device != "cpu" or (os.cpu_count() or 1) < 2:
+        return None
+    from genlens.track.demo import pretrain_in_background, tracking_runs
+
+    # seed 0 is the reference-model DCGAN, which the foreground trains next at full speed
+    runs = [(name, kwargs) for name, kwargs in tracking_runs(n_seeds, quick) if kwargs != {"seed": 0}]
+    _say(f"tracking: training {len(runs)} DCGAN runs in a background process")
+    return pretrain_in_background(runs, quick, SIZE, cache)
+
+
+def _tracking(background: Any, n_seeds: int, quick: bool, real: ImageSource, out: Path, cache: Path | None,
+              device: str) -> dict[str, Any] | None:
+    """The tracking experiment's report under ``out/tracking``; a failure is reported, not raised."""
+    from genlens.track.demo import dcgan_tracking_demo
+
+    t0 = _Timer()
+    _say(f"tracking: zoo DCGAN over every epoch, {n_seeds} seeds and one planted lr blow-up")
+    try:
+        if background is not None:
+            pool, future = background
+            future.result()  # re-raises a failure of the worker
+            pool.shutdown()
+        result = dcgan_tracking_demo(out / "tracking", n_seeds=n_seeds, quick=quick, real=real,
+                                     n_samples=200 if quick else 300, device=device, cache_dir=cache)
+    except Exception as err:  # noqa: BLE001 -- the demo's other reports stand on their own
+        _say(f"tracking failed ({type(err).__name__}: {err})")
+        return {"status": "error", "summary": f"{type(err).__name__}: {err}", "events": [], "link": None}
+    _say(f"    tracking: {t0}; {len(result.events)} event(s)")
+    corr = result.product_correlation()
+    last = max(step for per in result.series.values() for points in per.values() for step, _ in points)
+    summary = f"{len(result.runs)} runs, epochs 0 to {last}, every diagnostic at every epoch"
+    if corr:
+        summary += (f"; image CMS vs product of cluster CMS, correlation over epochs "
+                    f"{min(corr.values()):.3f} to {max(corr.values()):.3f}")
+    strongest = sorted(result.events, key=lambda e: -e.score)  # the planted blow-up leads the list
+    events = [(e.run, e.step, e.metric, f"{e.score:.0f}", ", ".join(c["name"] for c in e.causes[:2]) or "-")
+              for e in strongest]
+    return {"status": "ok", "summary": summary, "events": events, "link": "tracking/report.html"}
 
 
 def _real_partition(real: ImageSource, out: Path, device: str) -> Path | None:
@@ -232,7 +281,8 @@ def _planted_text(planted: dict[str, Any]) -> str:
 
 
 def _write_index(
-    out: Path, rows: list[DemoRow], model_sections: list[Section], real_strip: str, n: int, quick: bool, seconds: float
+    out: Path, rows: list[DemoRow], model_sections: list[Section], real_strip: str, n: int, quick: bool, seconds: float,
+    tracking: dict[str, Any] | None = None,
 ) -> Path:
     import genlens
     from genlens._fs import atomic_write_text
@@ -256,6 +306,7 @@ def _write_index(
         models=[{"title": s.title, "status": s.status, "summary": s.summary or s.reason} for s in model_sections],
         headline=[label for _, label in HEADLINE],
         real_strip=real_strip,
+        tracking=tracking,
         n=n,
         quick=quick,
         seconds=seconds,

@@ -2,19 +2,67 @@
 
 Seeds ``0..n_seeds-1`` train the zoo DCGAN on the world; one extra run raises both learning rates
 ``boost_factor``-fold from epoch ``boost_epoch`` on (``lr_boost``), a known-time instability. Samples
-of every epoch's generator from one fixed noise batch are logged, and the report shows the cluster
-CMS bands over seeds, image CMS vs product, and the flagged events.
+of every epoch's generator from one fixed noise batch are logged with every diagnostic, and the report
+shows the cluster CMS bands over seeds, image CMS vs product, the atlas divergence and the events.
+
+Training the runs is most of the cost, and the rest of the demo leaves one of two CPU cores idle
+much of the time (UMAP's seeded optimisation, plotting), so :func:`pretrain_in_background` trains
+them in a single-threaded worker process while the reports are written; the runs land in the zoo's
+model cache, whose file locks make the foreground wait for a run still in training.
 """
 
 from __future__ import annotations
 
 import os
+from concurrent.futures import Future, ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
 import torch
 
+from genlens.io.base import ImageSource
 from genlens.track.report import TrackResult, track_report
 from genlens.track.tracker import Tracker
+
+#: Learning-rate factor of the planted blow-up, and the share of training after which it starts.
+BOOST_FACTOR = 30.0
+
+
+def tracking_runs(n_seeds: int, quick: bool, boost_epoch: int | None = None,
+                  boost_factor: float = BOOST_FACTOR) -> list[tuple[str, dict[str, Any]]]:
+    """``(run name, zoo dcgan keyword arguments)`` of every seed and of the planted lr blow-up."""
+    from genlens.zoo.models.dcgan import RECIPES
+
+    epochs = RECIPES[quick]["epochs"]
+    boost_at = boost_epoch if boost_epoch is not None else max(1, (2 * epochs) // 3)
+    runs = [(f"seed-{s}", {"seed": s}) for s in range(n_seeds)]
+    runs.append((f"seed-0-lr-x{boost_factor:g}-at-{boost_at}", {"seed": 0, "lr_boost": (boost_at, boost_factor)}))
+    return runs
+
+
+def pretrain(runs: list[tuple[str, dict[str, Any]]], quick: bool, size: int, cache_dir: str | None,
+             threads: int | None = None) -> int:
+    """Train (or find cached) every run; returns how many there are. Safe beside other processes."""
+    from genlens.zoo.models import dcgan
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+    for _, kwargs in runs:
+        dcgan(size=size, quick=quick, cache_dir=cache_dir, device="cpu", **kwargs)
+    return len(runs)
+
+
+def pretrain_in_background(runs: list[tuple[str, dict[str, Any]]], quick: bool, size: int,
+                           cache_dir: str | os.PathLike[str] | None) -> tuple[ProcessPoolExecutor, Future]:
+    """Start :func:`pretrain` in one single-threaded worker process (``spawn``: no forked torch state).
+
+    Leave out runs the foreground trains itself (the demo's seed-0 DCGAN): the foreground would
+    otherwise wait on the worker's file lock for a run trained at half speed."""
+    os.environ.setdefault("GENLENS_QUIET", "1")  # the worker's progress bars would interleave with ours
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"))
+    future = pool.submit(pretrain, runs, quick, size, None if cache_dir is None else str(cache_dir), 1)
+    return pool, future
 
 
 def dcgan_tracking_demo(
@@ -22,27 +70,33 @@ def dcgan_tracking_demo(
     n_seeds: int = 5,
     quick: bool = False,
     n_samples: int = 500,
+    real: ImageSource | str | None = None,
+    size: int = 32,
+    clusters: int | None = 8,
     boost_epoch: int | None = None,
-    boost_factor: float = 30.0,
+    boost_factor: float = BOOST_FACTOR,
     device: str | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
 ) -> TrackResult:
-    """Train/load the DCGAN runs, log every epoch into ``out_dir/track.sqlite``, write the report there."""
+    """Log every epoch of every run into ``out_dir/track.sqlite`` and write the report there."""
     from genlens.zoo.models import dcgan
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    tracker = Tracker("zoo:real?n=2000&seed=5", diagnostics=("metrics", "regions", "semantics"),
-                      store=out / "track.sqlite", feature_options={"quick": quick},
-                      segmenter="zoo-quick" if quick else "zoo", n_real=2000, n_regions=1000, device=device)
-    runs = [(f"seed-{s}", {"seed": s}) for s in range(n_seeds)]
-    probe = dcgan(quick=quick, seed=0, device=device)
-    boost_at = boost_epoch if boost_epoch is not None else max(1, (2 * probe.epochs) // 3)
-    runs.append((f"seed-0-lr-x{boost_factor:g}-at-{boost_at}", {"seed": 0, "lr_boost": (boost_at, boost_factor)}))
-    for name, kwargs in runs:
-        run = dcgan(quick=quick, device=device, **kwargs)
+    n_real = 300 if quick else 1000
+    tracker = Tracker(
+        real if real is not None else f"zoo:real?n={n_real}&seed=5&size={size}",
+        diagnostics=("metrics", "regions", "semantics", "atlas"), store=out / "track.sqlite",
+        feature_options={"quick": quick}, segmenter="zoo-quick" if quick else "zoo", atlas_options={"quick": quick},
+        n_real=n_real, n_regions=n_real, clusters=clusters, device=device, cache_dir=cache_dir,
+    )
+    for name, kwargs in tracking_runs(n_seeds, quick, boost_epoch, boost_factor):
+        run = dcgan(size=size, quick=quick, device=device, cache_dir=cache_dir, **kwargs)
         noise = torch.randn(n_samples, run.latent_dim, generator=torch.Generator().manual_seed(1))
+        done = set(tracker.store.steps(name))
         for epoch in range(run.epochs + 1):
-            tracker.log(epoch, run.generator(epoch), noise=noise, run=name)
+            if epoch not in done:  # an interrupted demo resumes where it stopped
+                tracker.log(epoch, run.generator(epoch), noise=noise, run=name)
     result = track_report(tracker.store, out, title="genlens tracking: zoo DCGAN over epochs and seeds")
     tracker.close()
     return result
