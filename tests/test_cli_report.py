@@ -102,6 +102,12 @@ def test_quick_demo_leaves_an_index_linking_every_report(runner, tmp_path):
     for key in ("dcgan", "vae"):
         assert models[key]["status"] == "ok", models[key]["reason"]
         assert models[key]["figures"] and all((out / "models" / f).is_file() for f in models[key]["figures"])
+    # the tracking experiment: six runs (five seeds and the lr blow-up) logged at every epoch, linked
+    tracking = json.loads((out / "tracking" / "results.json").read_text())
+    assert len(tracking["series"]) == 6 and any("lr-x30" in run for run in tracking["series"])
+    assert all(len(per["regions/cms"]) == 5 for per in tracking["series"].values())  # quick: epochs 0..4
+    assert any(m.startswith("atlas/") for m in tracking["series"]["seed-0"])
+    assert index.select_one('a[href="tracking/report.html"]') is not None
     assert not re_external(out / "index.html")
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from genlens.manifold import analyze, cross_model_mi
-from genlens.zoo.models.vae import load_digits_tensor, vae
+from genlens.zoo.models.digits_vae import load_digits_tensor, vae
 
 BETAS = (0.25, 1.0, 2.0, 4.0)
 

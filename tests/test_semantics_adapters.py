@@ -111,7 +111,7 @@ def test_hf_adapter_without_transformers_is_a_clear_error(monkeypatch):
 
 
 def test_zoo_segmenter_name_builds_the_zoo_model(monkeypatch):
-    """The registry forwards to genlens.zoo.models.segmenter (stubbed: training is tested elsewhere)."""
+    """The registry forwards to genlens.zoo.models.scene_segmenter (stubbed: training is tested elsewhere)."""
     from genlens.zoo import models
 
     seen = {}

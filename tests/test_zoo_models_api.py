@@ -12,15 +12,16 @@ import torch
 from genlens.errors import ConfigError, InputError
 
 
-def test_models_are_lazy_and_callable_however_imported() -> None:
+def test_model_factories_are_lazy_and_are_their_modules_functions() -> None:
     code = (
         "import sys, genlens.zoo.models as m\n"
         "assert not any(k.startswith('genlens.zoo.models.') and k != 'genlens.zoo.models.store' "
         "for k in sys.modules), sorted(sys.modules)\n"
-        "import genlens.zoo.models.dcgan as d\n"
-        "from genlens.zoo.models.classifier import ZooClassifier\n"
+        "import genlens.zoo.models.world_dcgan as d\n"
+        "import genlens.zoo.models.scene_segmenter as s\n"
+        "from genlens.zoo.models.scene_classifier import ZooClassifier\n"
         "from genlens.zoo.models import segmenter\n"
-        "assert d.RECIPES and m.dcgan is d and ZooClassifier and segmenter.TinyUNet\n"
+        "assert d.RECIPES and m.dcgan is d.dcgan and segmenter is s.segmenter and ZooClassifier\n"
         "import genlens.errors\n"
         "for call in (m.dcgan, m.classifier, segmenter):\n"
         "    try:\n"
@@ -51,7 +52,7 @@ def _naive_iou(pred: np.ndarray, target: np.ndarray, n_classes: int) -> np.ndarr
 
 
 def test_per_class_iou_matches_a_naive_reference(rng: np.random.Generator) -> None:
-    from genlens.zoo.models.segmenter import mean_iou, per_class_iou
+    from genlens.zoo.models.scene_segmenter import mean_iou, per_class_iou
 
     target = rng.integers(0, 5, size=(6, 8, 8))  # class 5 never occurs: NaN, skipped by the mean
     pred = np.where(rng.random(target.shape) < 0.7, target, rng.integers(0, 5, size=target.shape))
@@ -64,7 +65,7 @@ def test_per_class_iou_matches_a_naive_reference(rng: np.random.Generator) -> No
 
 
 def test_generator_is_named_sequential_at_every_size() -> None:
-    from genlens.zoo.models.dcgan import build_discriminator, build_generator
+    from genlens.zoo.models.world_dcgan import build_discriminator, build_generator
 
     for size, n_blocks in ((16, 2), (32, 3), (64, 4)):
         g = build_generator(latent_dim=16, size=size, width=4)
@@ -79,7 +80,7 @@ def test_generator_is_named_sequential_at_every_size() -> None:
 
 
 def test_classifier_modules_are_named_for_hooks_and_accept_uint8() -> None:
-    from genlens.zoo.models.classifier import ZooClassifier
+    from genlens.zoo.models.scene_classifier import ZooClassifier
 
     model = ZooClassifier(("a", "b", "c"), width=4, feature_dim=8).eval()
     assert [n for n, _ in model.named_children()] == ["conv1", "block2", "block3", "block4", "penultimate", "fc"]
@@ -101,7 +102,7 @@ def test_classifier_modules_are_named_for_hooks_and_accept_uint8() -> None:
     ],
 )
 def test_bad_image_batches_are_refused_clearly(bad: object, match: str) -> None:
-    from genlens.zoo.models.classifier import ZooClassifier
+    from genlens.zoo.models.scene_classifier import ZooClassifier
 
     with pytest.raises(InputError, match=match):
         ZooClassifier(("a", "b"), width=4, feature_dim=8, size=32).predict(bad)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-import genlens.zoo.models.classifier as classifier_module
+import genlens.zoo.models.scene_classifier as classifier_module
 from genlens.zoo import CLASSES, World
 from genlens.zoo.models import classifier
 

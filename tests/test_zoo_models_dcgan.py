@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-import genlens.zoo.models.dcgan as dcgan_module
+import genlens.zoo.models.world_dcgan as dcgan_module
 from genlens.zoo import CLASSES, World
 from genlens.zoo.models import dcgan
 

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-import genlens.zoo.models.segmenter as segmenter_module
+import genlens.zoo.models.scene_segmenter as segmenter_module
 from genlens.errors import InputError
 from genlens.zoo import CLASSES, World
 from genlens.zoo.models import segmenter
-from genlens.zoo.models.segmenter import mean_iou, per_class_iou
+from genlens.zoo.models.scene_segmenter import mean_iou, per_class_iou
 
 TINY = {"n_train": 48, "epochs": 1, "batch_size": 16, "lr": 4e-3, "width": 4, "weight_power": 0.5}
 

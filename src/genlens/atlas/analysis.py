@@ -101,7 +101,7 @@ def analyze_atlas(
     )
 
 
-def _top_classes(cells: np.ndarray, predicted: np.ndarray, n_cells: int, n_classes: int, k: int = 3) -> np.ndarray:
+def top_classes(cells: np.ndarray, predicted: np.ndarray, n_cells: int, n_classes: int, k: int = 3) -> np.ndarray:
     """Per cell, the ``k`` most frequent predicted classes (-1 where fewer than ``k`` occur)."""
     out = np.full((n_cells, k), -1, dtype=np.int64)
     if n_classes == 0:
@@ -128,8 +128,8 @@ def grid_statistics(act: LayerActivations, coords: np.ndarray, grid: int, alpha:
     ratio = stats.log_ratio(r, g, alpha)
     contrib = stats.js_contributions(r, g)
     n_classes = len(classes) if classes else 0
-    top_real = _top_classes(cells[is_real], act.predicted[is_real], grid * grid, n_classes)
-    top_fake = _top_classes(cells[is_fake], act.predicted[is_fake], grid * grid, n_classes)
+    top_real = top_classes(cells[is_real], act.predicted[is_real], grid * grid, n_classes)
+    top_fake = top_classes(cells[is_fake], act.predicted[is_fake], grid * grid, n_classes)
     means, _ = stats.cell_means(act.values, cells, grid * grid)
     real_rows, fake_rows = np.flatnonzero(is_real), np.flatnonzero(is_fake)
 

@@ -99,7 +99,7 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
 
 
 def _zoo_vae(spec: str, quick: bool) -> LoadedDecoder:
-    from genlens.zoo.models.vae import vae
+    from genlens.zoo.models.digits_vae import vae
 
     params: dict[str, str] = {}
     _, _, tail = spec.partition(":")

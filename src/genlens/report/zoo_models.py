@@ -52,7 +52,7 @@ def _image_figure(name: str, mosaic: np.ndarray, caption: str, width: float = 7.
 def vae_section(quick: bool, beta: float = 4.0, cache_dir: str | Path | None = None) -> Section:
     """Digits and their beta-VAE reconstructions (posterior mean through the decoder)."""
     from genlens.zoo.models import vae
-    from genlens.zoo.models.vae import load_digits_tensor
+    from genlens.zoo.models.digits_vae import load_digits_tensor
 
     model = vae(beta=beta, quick=quick, cache_dir=cache_dir)
     images, _ = load_digits_tensor()
@@ -135,7 +135,7 @@ def reference_nets_section(quick: bool, size: int = 32, n: int = 500, cache_dir:
     """Held-out accuracy of the zoo classifier and mean IoU of the zoo segmenter (the views rely on them)."""
     from genlens.zoo import CLASSES, World
     from genlens.zoo.models import classifier, segmenter
-    from genlens.zoo.models.segmenter import per_class_iou
+    from genlens.zoo.models.scene_segmenter import per_class_iou
 
     scenes = World(size=size).sample(n, seed=HELD_OUT_SEED)
     images = torch.from_numpy(scenes.images)
