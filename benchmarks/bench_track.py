@@ -5,6 +5,9 @@
 2. Step: ``Tracker.log`` (metrics + regions, reference built once) for 200 samples against
    recomputing the regions view from scratch (``analyze_regions``: new partition each time), which is
    what a loop calling the one-shot API per checkpoint would do.
+3. Atlas placement: placing one step's activations on the frozen map (``AnchoredLayout.place``)
+   against ``umap.UMAP.transform`` of the same rows on the same fitted map, and how far apart
+   the two put them (in cells of a 20 x 20 grid).
 
 Run: ``.venv/bin/python benchmarks/bench_track.py``
 """
@@ -73,6 +76,32 @@ def bench_step(folder: Path) -> None:
           f"one-shot analyze_regions per checkpoint {one_shot:.2f} s; ratio {one_shot / per_step:.1f}x", flush=True)
 
 
+def bench_placement() -> None:
+    import numpy as np
+
+    from genlens.atlas.layout import AnchoredLayout, LayoutConfig, fit_layout
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(12, 64)) * 4
+    real = (centres[rng.integers(0, 12, 2000)] + rng.normal(size=(2000, 64))).astype(np.float32)
+    fake = (centres[rng.integers(0, 12, 600)] + rng.normal(size=(600, 64))).astype(np.float32)
+    config = LayoutConfig(mode="reference")
+    layout, _ = fit_layout(np.r_[real, fake], np.r_[np.zeros(2000, np.int8), np.ones(600, np.int8)], config)
+    anchored = AnchoredLayout.fit(real, np.arange(2000), config)
+    layout.place(fake[:50])  # numba warm-up
+    t0 = time.perf_counter()
+    by_umap = layout.place(fake)
+    umap_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ours = anchored.place(fake)
+    ours_s = time.perf_counter() - t0
+    cell = lambda xy: np.minimum((xy * 20).astype(int), 19)  # noqa: E731
+    same = np.mean((cell(ours) == cell(by_umap)).all(axis=1))
+    print(f"atlas placement of 600 rows on a 2000-anchor map: AnchoredLayout {1e3 * ours_s:.1f} ms, UMAP transform "
+          f"{1e3 * umap_s:.1f} ms, ratio {umap_s / ours_s:.1f}x; same 20x20 cell for {100 * same:.0f}% of rows "
+          "(UMAP's map and ours differ by the fit's random state too)", flush=True)
+
+
 if __name__ == "__main__":
     import torch
 
@@ -80,3 +109,4 @@ if __name__ == "__main__":
     with tempfile.TemporaryDirectory() as tmp:
         bench_store(Path(tmp))
         bench_step(Path(tmp))
+    bench_placement()

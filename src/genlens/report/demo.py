@@ -10,8 +10,10 @@ zoo DCGAN over every epoch for five seeds plus a run with a planted learning-rat
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -85,11 +87,6 @@ def run_demo(
     track_seeds: int = 5,
 ) -> Path:
     """Write one report per generator, the tracking report and ``index.html`` under ``out``."""
-    from genlens.metrics.diagnostic import MetricsReference
-    from genlens.report.feature_space import ZOO_FEATURES, extract
-    from genlens.zoo import make_generator
-    from genlens.zoo.sources import real_source
-
     start = _Timer()
     out = check_out_dir(out, ())
     out.mkdir(parents=True, exist_ok=True)
@@ -97,11 +94,25 @@ def run_demo(
     dev = str(resolve_device(None if device in (None, "auto") else device))
     n_boot = 10 if quick else 30
     cache = Path(cache_dir) if cache_dir is not None else None
-    background = _start_tracking_runs(track, track_seeds, quick, cache, dev)
 
     _say(f"reference models ({'quick' if quick else 'full'}; trained once, then cached)")
     model_sections = _models(quick, cache, dev)
     _say(f"    reference models: {start}")
+    background = _start_tracking_runs(track, track_seeds, quick, cache, dev)
+    with _one_thread_while(background):
+        index = _reports_and_tracking(out, quick, n, dev, cache, seed, n_boot, model_sections, background,
+                                      track, track_seeds, start)
+    _say(f"done in {start}")
+    return index
+
+
+def _reports_and_tracking(out: Path, quick: bool, n: int, dev: str, cache: Path | None, seed: int, n_boot: int,
+                          model_sections: list[Section], background: Any, track: bool, track_seeds: int,
+                          start: _Timer) -> Path:
+    from genlens.metrics.diagnostic import MetricsReference
+    from genlens.report.feature_space import ZOO_FEATURES, extract
+    from genlens.zoo import make_generator
+    from genlens.zoo.sources import real_source
 
     _say(f"real set: {n} world scenes at {SIZE}px; features ({ZOO_FEATURES}) and real-vs-real floor, once")
     real = real_source(n, seed=seed, size=SIZE)
@@ -148,9 +159,25 @@ def run_demo(
 
     write_report(model_sections, out / "models", title="genlens demo: the zoo's reference models")
     tracking = _tracking(background, track_seeds, quick, real, out, cache, dev) if track else None
-    index = _write_index(out, rows, model_sections, real_strip, n, quick, start.seconds, tracking)
-    _say(f"done in {start}")
-    return index
+    return _write_index(out, rows, model_sections, real_strip, n, quick, start.seconds, tracking)
+
+
+@contextlib.contextmanager
+def _one_thread_while(background: Any) -> Iterator[None]:
+    """One torch thread in the foreground while the worker trains: two processes with one thread each
+    keep both cores busy, whereas a two-thread pool sharing a core with the worker stalls at every
+    parallel region (the reference networks took 3x longer that way)."""
+    if background is None:
+        yield
+        return
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _models(quick: bool, cache: Path | None, device: str) -> list[Section]:
@@ -178,7 +205,9 @@ def _models(quick: bool, cache: Path | None, device: str) -> list[Section]:
 
 def _start_tracking_runs(track: bool, n_seeds: int, quick: bool, cache: Path | None, device: str) -> Any:
     """Train the tracking runs in a background process when they would otherwise wait for a CPU."""
-    if not track or device != "cpu" or (os.cpu_count() or 1) < 2:
+    import torch
+
+    if not track or device != "cpu" or (os.cpu_count() or 1) < 2 or torch.get_num_threads() < 2:
         return None
     from genlens.track.demo import pretrain_in_background, tracking_runs
 
@@ -195,13 +224,15 @@ def _tracking(background: Any, n_seeds: int, quick: bool, real: ImageSource, out
 
     t0 = _Timer()
     _say(f"tracking: zoo DCGAN over every epoch, {n_seeds} seeds and one planted lr blow-up")
+    from genlens.track.demo import tracking_runs
+
+    names = [name for name, _ in tracking_runs(n_seeds, quick)]
+    order = names[:1] + names[:0:-1]  # seed 0 is trained; then the runs the worker reaches last
     try:
-        if background is not None:
-            pool, future = background
-            future.result()  # re-raises a failure of the worker
-            pool.shutdown()
-        result = dcgan_tracking_demo(out / "tracking", n_seeds=n_seeds, quick=quick, real=real,
+        result = dcgan_tracking_demo(out / "tracking", n_seeds=n_seeds, quick=quick, real=real, order=order,
                                      n_samples=200 if quick else 300, device=device, cache_dir=cache)
+        if background is not None:
+            background.join()  # every run is logged by now, so the worker has finished or failed
     except Exception as err:  # noqa: BLE001 -- the demo's other reports stand on their own
         _say(f"tracking failed ({type(err).__name__}: {err})")
         return {"status": "error", "summary": f"{type(err).__name__}: {err}", "events": [], "link": None}

@@ -5,17 +5,18 @@ Seeds ``0..n_seeds-1`` train the zoo DCGAN on the world; one extra run raises bo
 of every epoch's generator from one fixed noise batch are logged with every diagnostic, and the report
 shows the cluster CMS bands over seeds, image CMS vs product, the atlas divergence and the events.
 
-Training the runs is most of the cost, and the rest of the demo leaves one of two CPU cores idle
-much of the time (UMAP's seeded optimisation, plotting), so :func:`pretrain_in_background` trains
-them in a single-threaded worker process while the reports are written; the runs land in the zoo's
-model cache, whose file locks make the foreground wait for a run still in training.
+Training the runs is most of the cost, and the demo's reports leave one of two CPU cores idle much
+of the time (UMAP's seeded optimisation, plotting), so :func:`pretrain_in_background` trains them in
+a single-threaded worker process while the reports are written. The runs land in the zoo's model
+cache, whose file lock is held while a run trains: a foreground that asks for the runs in the
+opposite order trains the ones the worker has not started, and waits only for the one in progress.
 """
 
 from __future__ import annotations
 
 import os
-from concurrent.futures import Future, ProcessPoolExecutor
 from multiprocessing import get_context
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ BOOST_FACTOR = 30.0
 def tracking_runs(n_seeds: int, quick: bool, boost_epoch: int | None = None,
                   boost_factor: float = BOOST_FACTOR) -> list[tuple[str, dict[str, Any]]]:
     """``(run name, zoo dcgan keyword arguments)`` of every seed and of the planted lr blow-up."""
-    from genlens.zoo.models.dcgan import RECIPES
+    from genlens.zoo.models.world_dcgan import RECIPES
 
     epochs = RECIPES[quick]["epochs"]
     boost_at = boost_epoch if boost_epoch is not None else max(1, (2 * epochs) // 3)
@@ -54,15 +55,20 @@ def pretrain(runs: list[tuple[str, dict[str, Any]]], quick: bool, size: int, cac
 
 
 def pretrain_in_background(runs: list[tuple[str, dict[str, Any]]], quick: bool, size: int,
-                           cache_dir: str | os.PathLike[str] | None) -> tuple[ProcessPoolExecutor, Future]:
-    """Start :func:`pretrain` in one single-threaded worker process (``spawn``: no forked torch state).
+                           cache_dir: str | os.PathLike[str] | None) -> BaseProcess:
+    """Start :func:`pretrain` in a single-threaded daemon process (``spawn``: no forked torch state).
 
-    Leave out runs the foreground trains itself (the demo's seed-0 DCGAN): the foreground would
-    otherwise wait on the worker's file lock for a run trained at half speed."""
+    Nothing depends on it finishing: a run it has not trained (or failed to train) is trained by
+    whoever asks for it next, and a daemon dies with the demo if the demo fails. Leave out runs the
+    foreground trains itself (the demo's seed-0 DCGAN): the foreground would otherwise wait on the
+    worker's file lock for a run trained at half speed.
+    """
     os.environ.setdefault("GENLENS_QUIET", "1")  # the worker's progress bars would interleave with ours
-    pool = ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"))
-    future = pool.submit(pretrain, runs, quick, size, None if cache_dir is None else str(cache_dir), 1)
-    return pool, future
+    worker = get_context("spawn").Process(
+        target=pretrain, args=(runs, quick, size, None if cache_dir is None else str(cache_dir), 1),
+        name="genlens-pretrain", daemon=True)
+    worker.start()
+    return worker
 
 
 def dcgan_tracking_demo(
@@ -77,8 +83,11 @@ def dcgan_tracking_demo(
     boost_factor: float = BOOST_FACTOR,
     device: str | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
+    order: list[str] | None = None,
 ) -> TrackResult:
-    """Log every epoch of every run into ``out_dir/track.sqlite`` and write the report there."""
+    """Log every epoch of every run into ``out_dir/track.sqlite`` and write the report there.
+
+    ``order`` (run names) is the order in which runs are trained or loaded and logged."""
     from genlens.zoo.models import dcgan
 
     out = Path(out_dir)
@@ -90,7 +99,9 @@ def dcgan_tracking_demo(
         feature_options={"quick": quick}, segmenter="zoo-quick" if quick else "zoo", atlas_options={"quick": quick},
         n_real=n_real, n_regions=n_real, clusters=clusters, device=device, cache_dir=cache_dir,
     )
-    for name, kwargs in tracking_runs(n_seeds, quick, boost_epoch, boost_factor):
+    runs = dict(tracking_runs(n_seeds, quick, boost_epoch, boost_factor))
+    for name in order or list(runs):
+        kwargs = runs[name]
         run = dcgan(size=size, quick=quick, device=device, cache_dir=cache_dir, **kwargs)
         noise = torch.randn(n_samples, run.latent_dim, generator=torch.Generator().manual_seed(1))
         done = set(tracker.store.steps(name))
