@@ -127,7 +127,7 @@ def build_atlas_reference(real: ImageSource, n: int, model: str = "zoo-classifie
                           device: str | None = None) -> AtlasReference:
     """Collect real activations of ``n`` images, fit one map per layer, and place the real rows on it."""
     from genlens.atlas import collect_activations
-    from genlens.atlas.analysis import _top_classes
+    from genlens.atlas.analysis import top_classes
     from genlens.io import ArraySource
 
     if grid < 2:
@@ -143,7 +143,7 @@ def build_atlas_reference(real: ImageSource, n: int, model: str = "zoo-classifie
     for layer, act in acts.items():
         layouts[layer] = AnchoredLayout.fit(act.values, act.image_id, config)
         cells[layer] = stats.cell_index(layouts[layer].place(act.values, groups=act.image_id), grid)
-        top[layer] = _top_classes(cells[layer], act.predicted, grid * grid, n_classes, k=1)[:, 0]
+        top[layer] = top_classes(cells[layer], act.predicted, grid * grid, n_classes, k=1)[:, 0]
         boxes[layer] = act.boxes.astype(np.int32)
     first = next(iter(acts.values()))
     return AtlasReference(
