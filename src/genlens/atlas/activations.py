@@ -19,6 +19,7 @@ from torch import nn
 
 from genlens._device import resolve_device
 from genlens._progress import track
+from genlens._torch_compat import load_jvp_decompositions
 from genlens.atlas.model import AtlasModel
 from genlens.errors import ConfigError, InputError
 from genlens.io.base import ImageSource
@@ -156,6 +157,7 @@ def _attribution(model: AtlasModel, x: torch.Tensor, layer: str, fmap: torch.Ten
         finally:
             handle.remove()
 
+    load_jvp_decompositions()
     out = []
     for p in range(ys.shape[1]):
         tangent = torch.zeros_like(fmap)

@@ -15,6 +15,7 @@ from typing import Literal
 
 import torch
 
+from genlens._torch_compat import load_jvp_decompositions
 from genlens.errors import InputError
 
 Decoder = Callable[..., torch.Tensor]
@@ -58,6 +59,7 @@ def full_jacobian(
     if direction == "auto":
         direction = "forward" if latent_dim <= output_dim else "reverse"
     if direction == "forward":
+        load_jvp_decompositions()
         basis = _one_hots(latent_dim, z)
 
         def column(e: torch.Tensor) -> torch.Tensor:
@@ -81,6 +83,7 @@ def jacobian_column(
     g: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor, axes: torch.Tensor
 ) -> torch.Tensor:
     """Column ``axes[n]`` of sample ``n``'s Jacobian, ``(B, D)``: one batched JVP."""
+    load_jvp_decompositions()
     tangent = torch.nn.functional.one_hot(axes, z.shape[1]).to(z.dtype)
     return torch.func.jvp(g, (z,), (tangent,))[1]
 
