@@ -2,29 +2,38 @@
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 OUT    ?= genlens-demo
-STAMP  := $(VENV)/.installed
+# The demo needs only the atlas extra; the tests also need the peers, Lightning and the browser
+# driver (installing those costs the demo about a minute it does not need to spend).
+DEMO_STAMP := $(VENV)/.installed-demo
+TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: demo test install bench clean
+.PHONY: demo test install bench clean chromium
 
-$(STAMP): pyproject.toml
-	test -x $(PY) || python3 -m venv $(VENV)
+$(PY):
+	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[all]"
-	touch $(STAMP)
 
-install: $(STAMP)
+$(DEMO_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e ".[atlas]"
+	touch $@
+
+$(TEST_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e ".[all]"
+	touch $@
+
+install: $(TEST_STAMP)
 
 # The viewer test drives Debian's chromium; install it when it is missing and we may.
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } || echo "chromium not installed: browser tests will be skipped"
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(VENV)/bin/genlens demo --out $(OUT)
 
-test: $(STAMP) chromium
+test: $(TEST_STAMP) chromium
 	$(PY) -m pytest -n 2 --dist loadfile -q
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	for b in benchmarks/bench_*.py; do $(PY) $$b; done
 
 clean:

@@ -92,7 +92,7 @@ def run_demo(
     out.mkdir(parents=True, exist_ok=True)
     n = n or (200 if quick else 1000)
     dev = str(resolve_device(None if device in (None, "auto") else device))
-    n_boot = 10 if quick else 30
+    n_boot = 10 if quick else 20  # normal-theory intervals from the replicates' spread: 20 give a usable SE
     cache = Path(cache_dir) if cache_dir is not None else None
 
     _say(f"reference models ({'quick' if quick else 'full'}; trained once, then cached)")
