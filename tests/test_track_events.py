@@ -73,3 +73,18 @@ def test_class_causes_follow_the_growth_of_the_area_gap():
     causes = explain_change(per_metric, 0, 1, real)
     assert causes[0]["kind"] == "class" and causes[0]["id"] == "tree"
     assert causes[0]["share"] == pytest.approx(0.1 / 0.11)
+
+
+def test_a_highlighted_run_is_drawn_apart_from_the_band_of_the_others():
+    from genlens.track.figures import metric_panels
+
+    steps = range(6)
+    series = {f"seed-{i}": {"metrics/fid": [(s, 10.0 - s + 0.1 * i) for s in steps]} for i in range(3)}
+    series["planted"] = {"metrics/fid": [(s, 10.0 - s + (50.0 if s >= 4 else 0.0)) for s in steps]}
+    ax = metric_panels(series, ["metrics/fid"], highlight=("planted",)).axes[0]
+    band_top = ax.collections[0].get_paths()[0].vertices[:, 1].max()
+    assert band_top < 20  # the planted blow-up does not widen the seeds' band
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    np.testing.assert_allclose(lines["planted"].get_ydata(), [v for _, v in series["planted"]["metrics/fid"]])
+    mean = next(line for label, line in lines.items() if label != "planted")
+    np.testing.assert_allclose(mean.get_ydata(), [10.1 - s for s in steps])

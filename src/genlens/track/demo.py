@@ -108,6 +108,8 @@ def dcgan_tracking_demo(
         for epoch in range(run.epochs + 1):
             if epoch not in done:  # an interrupted demo resumes where it stopped
                 tracker.log(epoch, run.generator(epoch), noise=noise, run=name)
-    result = track_report(tracker.store, out, title="genlens tracking: zoo DCGAN over epochs and seeds")
+    planted = tuple(name for name, kwargs in runs.items() if kwargs.get("lr_boost"))
+    result = track_report(tracker.store, out, title="genlens tracking: zoo DCGAN over epochs and seeds",
+                          highlight=planted)
     tracker.close()
     return result

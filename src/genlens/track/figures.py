@@ -52,6 +52,21 @@ def _band(ax: Any, steps: np.ndarray, values: np.ndarray, color: str, label: str
     _integer_steps(ax)
 
 
+def _runs_band(ax: Any, series: Series, metric: str, color: str, highlight: Sequence[str] = ()) -> None:
+    """Mean and band over the ordinary runs; each ``highlight`` run (e.g. a planted failure) as its
+    own dashed line, so it neither widens the seeds' band nor hides in it."""
+    ordinary = {r: per for r, per in series.items() if r not in highlight}
+    steps, values, _ = aligned(ordinary, metric)
+    if values.size:
+        _band(ax, steps, values, color)
+    for i, run in enumerate(r for r in highlight if metric in series.get(r, {})):
+        points = series[run][metric]
+        ax.plot([s for s, _ in points], [v for _, v in points], color=("crimson", "darkorange", "black")[i % 3],
+                lw=1.2, ls="--", label=run)
+        ax.legend(fontsize=6, loc="best")
+    _integer_steps(ax)
+
+
 def _integer_steps(ax: Any) -> None:
     from matplotlib.ticker import MaxNLocator
 
@@ -74,12 +89,12 @@ def _mark_events(ax: Any, events: Sequence[Event], metric: str, run: str | None 
             ax.axvline(e.step, color="crimson", lw=1.0, ls=":", alpha=0.8)
 
 
-def metric_panels(series: Series, metrics: Sequence[str], events: Sequence[Event] = (), title: str = "") -> Any:
+def metric_panels(series: Series, metrics: Sequence[str], events: Sequence[Event] = (), title: str = "",
+                  highlight: Sequence[str] = ()) -> Any:
     """One panel per metric: mean over runs and min-max band; flagged steps as red dotted lines."""
     fig, axes = _grid(len(metrics))
     for ax, metric in zip(axes, metrics):
-        steps, values, _ = aligned(series, metric)
-        _band(ax, steps, values, "tab:blue")
+        _runs_band(ax, series, metric, "tab:blue", highlight)
         _mark_events(ax, events, metric)
         direction = higher_is_better(metric)
         arrow = {True: " (higher is better)", False: " (lower is better)", None: ""}[direction]
@@ -119,13 +134,13 @@ def cms_vs_product(series: Series, events: Sequence[Event] = ()) -> Any:
     return fig
 
 
-def cluster_panels(series: Series, labels: np.ndarray | None, events: Sequence[Event] = ()) -> Any:
+def cluster_panels(series: Series, labels: np.ndarray | None, events: Sequence[Event] = (),
+                   highlight: Sequence[str] = ()) -> Any:
     """Each cluster's CMS over steps (mean and band over runs), with the cluster's pixels as an inset."""
     clusters = sorted(m for m in {m for r in series.values() for m in r} if m.startswith("regions/cluster_"))
     fig, axes = _grid(len(clusters))
     for ax, metric in zip(axes, clusters):
-        steps, values, _ = aligned(series, metric)
-        _band(ax, steps, values, "tab:green")
+        _runs_band(ax, series, metric, "tab:green", highlight)
         j = int(metric.rsplit("_", 1)[1])
         flagged = {e.step for e in events if any(c["kind"] == "cluster" and c["id"] == j for c in e.causes)}
         for s in flagged:
@@ -142,13 +157,12 @@ def cluster_panels(series: Series, labels: np.ndarray | None, events: Sequence[E
     return fig
 
 
-def area_panels(series: Series, real_area: dict[str, float] | None) -> Any:
+def area_panels(series: Series, real_area: dict[str, float] | None, highlight: Sequence[str] = ()) -> Any:
     """Mean generated area fraction of each class over steps; the grey line is the real fraction."""
     classes = sorted({m.split("/", 2)[2] for r in series.values() for m in r if m.startswith("semantics/area/")})
     fig, axes = _grid(len(classes))
     for ax, name in zip(axes, classes):
-        steps, values, _ = aligned(series, f"semantics/area/{name}")
-        _band(ax, steps, values, "tab:orange")
+        _runs_band(ax, series, f"semantics/area/{name}", "tab:orange", highlight)
         if real_area and name in real_area:
             ax.axhline(real_area[name], color="grey", lw=1.0, ls="--")
         ax.set_title(name, fontsize=9)
@@ -164,12 +178,12 @@ def run_page(series: Series, run: str, metrics: Sequence[str], events: Sequence[
                          title=f"run {run}")
 
 
-def atlas_panels(series: Series, layers: Sequence[str], events: Sequence[Event] = ()) -> Any:
+def atlas_panels(series: Series, layers: Sequence[str], events: Sequence[Event] = (),
+                 highlight: Sequence[str] = ()) -> Any:
     """Per layer: JS divergence of the atlas cells (mean and band over runs) above its noise floor."""
     fig, axes = _grid(len(layers))
     for ax, layer in zip(axes, layers):
-        steps, values, _ = aligned(series, js_metric(layer))
-        _band(ax, steps, values, "tab:purple")
+        _runs_band(ax, series, js_metric(layer), "tab:purple", highlight)
         f_steps, floor, _ = aligned(series, floor_metric(layer))
         if floor.size:
             with np.errstate(all="ignore"):
@@ -219,7 +233,7 @@ def atlas_event(event: Event, cells: Sequence[CellSeries], atlas: AtlasReference
         ax.set_xticks([])
         ax.set_yticks([])
     fig.suptitle(f"{event.run}, step {event.step}: {event.metric} rose {event.change:+.3g} "
-                 f"({event.score:.0f} noise units); boxed cells account for most of {series.layer}'s change",
+                 f"({event.score:.0f} noise units); boxed: the cells whose share of {series.layer}'s divergence grew most",
                  fontsize=9)
     fig.tight_layout()
     return fig

@@ -44,9 +44,11 @@ class TrackResult:
     rule: EventRule = field(default_factory=EventRule)
     atlas: AtlasReference | None = None
     cells: dict[str, list[CellSeries]] = field(default_factory=dict)
+    highlight: tuple[str, ...] = ()  # runs drawn as their own lines, outside the band (e.g. a planted failure)
 
     @classmethod
-    def from_store(cls, store: str | os.PathLike[str] | RunStore, rule: EventRule | None = None) -> TrackResult:
+    def from_store(cls, store: str | os.PathLike[str] | RunStore, rule: EventRule | None = None,
+                   highlight: tuple[str, ...] = ()) -> TrackResult:
         """Read a store (and the reference saved beside it, if any) and detect events."""
         from genlens.track.tracker import reference_folder
 
@@ -61,7 +63,7 @@ class TrackResult:
         real_areas, cells = evidence(store, ref, series)
         events = detect_events(series, rule, real_areas=real_areas, cells=cells)
         return cls(series, tuple(events), describe_reference(ref) if ref is not None else {}, rule,
-                   atlas=ref.atlas if ref is not None else None, cells=cells)
+                   atlas=ref.atlas if ref is not None else None, cells=cells, highlight=tuple(highlight))
 
     @property
     def runs(self) -> list[str]:
@@ -108,13 +110,14 @@ class TrackResult:
         if std:
             secs.append(Section("track-metrics", "Standard metrics over steps",
                                 f"{len(std)} metrics over {len(self.runs)} run(s); line = mean over runs, band = min-max.",
-                                (Figure.from_matplotlib("series", figures.metric_panels(self.series, std, self.events)),)))
+                                (Figure.from_matplotlib("series", figures.metric_panels(self.series, std, self.events,
+                                                                                       highlight=self.highlight)),)))
         if "regions/cms" in self.metrics:
             secs.append(self._regions_section())
         if self.atlas_layers():
             secs.append(self._atlas_section())
         if any(m.startswith("semantics/area/") for m in self.metrics):
-            fig = figures.area_panels(self.series, self.reference.get("real_area"))
+            fig = figures.area_panels(self.series, self.reference.get("real_area"), self.highlight)
             secs.append(Section("track-semantics", "Class areas over steps",
                                 "Generated area fraction of every class; the dashed line is the real fraction.",
                                 (Figure.from_matplotlib("areas", fig),)))
@@ -150,7 +153,7 @@ class TrackResult:
         from genlens.track import figures
 
         layers = self.atlas_layers()
-        figs = [Figure.from_matplotlib("js", figures.atlas_panels(self.series, layers, self.events))]
+        figs = [Figure.from_matplotlib("js", figures.atlas_panels(self.series, layers, self.events, self.highlight))]
         cell_events = [e for e in self.events if any(c["kind"] == "cell" for c in e.causes)]
         shown = sorted({(e.run, e.step) for e in cell_events})[:4]
         for i, (run, step) in enumerate(shown):
@@ -175,7 +178,8 @@ class TrackResult:
         labels = self.reference.get("partition", {}).get("labels")
         labels = np.asarray(labels) if labels is not None else None
         figs = (Figure.from_matplotlib("cms-vs-product", figures.cms_vs_product(self.series, self.events)),
-                Figure.from_matplotlib("clusters", figures.cluster_panels(self.series, labels, self.events)))
+                Figure.from_matplotlib("clusters", figures.cluster_panels(self.series, labels, self.events,
+                                                                          self.highlight)))
         summary = ("Correlation over steps of image CMS and product of cluster CMS: "
                    + ", ".join(f"{r} {c:.3f}" for r, c in sorted(corr.items()))) if corr else "Image and cluster-wise CMS over steps."
         return Section("track-regions", "Cluster-wise CMS over steps", summary, figs, data={"product_correlation": corr})
@@ -183,11 +187,13 @@ class TrackResult:
 
 def track_report(store: str | os.PathLike[str] | RunStore, out_dir: str | os.PathLike[str],
                  rule: EventRule | None = None, title: str = "genlens tracking report",
-                 protect: tuple[str | os.PathLike[str], ...] = ()) -> TrackResult:
-    """Write ``out_dir/report.html``, ``results.json`` (with top-level ``series`` and ``events``) and figures."""
+                 protect: tuple[str | os.PathLike[str], ...] = (), highlight: tuple[str, ...] = ()) -> TrackResult:
+    """Write ``out_dir/report.html``, ``results.json`` (with top-level ``series`` and ``events``) and figures.
+
+    ``highlight`` runs are drawn as their own lines instead of joining the band over runs."""
     from genlens.report import write_report
 
-    result = TrackResult.from_store(store, rule)
+    result = TrackResult.from_store(store, rule, highlight)
     store_path = store.path if isinstance(store, RunStore) else Path(store)
     write_report(result.sections(), out_dir, title=title, inputs={"store": {"path": str(store_path), "runs": result.runs}},
                  protect=protect)
