@@ -73,11 +73,14 @@ def test_discovery_errors_name_the_problem(tmp_path):
 @pytest.mark.slow
 def test_track_command_writes_report_and_resumes(runner, runs_dir, tmp_path):
     out = tmp_path / "out"
-    args = ["track", "--real", REAL, "--runs", str(runs_dir), "--out", str(out), "-d", "regions", "-k", "3"]
+    args = ["track", "--real", REAL, "--runs", str(runs_dir), "--out", str(out), "-d", "regions,atlas", "-k", "3",
+            "--quick", "--atlas-grid", "6"]
     result = runner.invoke(app, args, terminal_width=200)
     assert result.exit_code == 0, result.output + repr(result.exception)
     doc = json.loads((out / "results.json").read_text())
     assert [s for s, _ in doc["series"]["arrays"]["regions/cms"]] == [1, 2, 3, 4, 10]
+    assert [s for s, _ in doc["series"]["arrays"]["atlas/block4/js"]] == [1, 2, 3, 4, 10]
+    assert doc["reference"]["atlas"]["grid"] == 6
     assert [s for s, _ in doc["series"]["folders"]["regions/cms"]] == [0, 1, 2, 3]
     assert isinstance(doc["events"], list)
     assert (out / "report.html").is_file() and (out / "track.sqlite").is_file()

@@ -31,6 +31,8 @@ def track_command(
     atlas_model: str = typer.Option("zoo-classifier", "--atlas-model", help="Network of the atlas diagnostic: "
                                     "zoo-classifier, random-vgg16, torchvision:<arch> or pkg.module:factory."),
     atlas_grid: int = typer.Option(20, "--atlas-grid", min=2, help="Cells per side of the atlas grid."),
+    quick: bool = typer.Option(False, "--quick", help="Zoo models (classifier features, segmenter, atlas "
+                               "classifier): the small quickly trained variants."),
     n: Optional[int] = typer.Option(None, "--n", min=4, show_default=False,
                                     help="Samples per step (default: all; checkpoints: 1000)."),
     n_real: int = typer.Option(1000, "--n-real", min=4, help="Real images for the reference."),
@@ -61,7 +63,10 @@ def track_command(
     tracker = Tracker(
         real, diagnostics=[d.strip() for d in diagnostics.split(",") if d.strip()], store=out_dir / "track.sqlite",
         features=features, metrics=[m.strip() for m in metrics.split(",") if m.strip()], n_real=n_real,
-        clusters=clusters, segmenter=segmenter, atlas_model=atlas_model, atlas_grid=atlas_grid, seed=seed, device=None if device == "auto" else device,
+        clusters=clusters, segmenter="zoo-quick" if quick and segmenter == "zoo" else segmenter,
+        feature_options={"quick": True} if quick and _zoo_features(features, real) else None, atlas_model=atlas_model,
+        atlas_options={"quick": True} if quick and atlas_model == "zoo-classifier" else None, atlas_grid=atlas_grid,
+        seed=seed, device=None if device == "auto" else device,
     )
     logged = log_runs(tracker, found, n=n, factory=generator, latent_dim=latent_dim, noise_seed=seed)
     result = track_report(tracker.store, out_dir, rule=EventRule(threshold=threshold), protect=(runs,))
@@ -71,3 +76,8 @@ def track_command(
         causes = ", ".join(f"{c['name']} {100 * c['share']:.0f}%" for c in event.causes) or "-"
         err_console.print(f"  {event.run} step {event.step}: {event.metric} {event.change:+.4g} (causes: {causes})")
     err_console.print(f"report: {out_dir / 'report.html'}")
+
+
+def _zoo_features(features: str, real: str) -> bool:
+    """Whether the metrics' feature space is the zoo classifier (``auto`` picks it for zoo images)."""
+    return features == "zoo-classifier" or (features == "auto" and real.startswith("zoo:"))
