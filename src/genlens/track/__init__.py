@@ -1,9 +1,9 @@
 """Tracking: every diagnostic over training steps and seeds, with regression and collapse events.
 
-:class:`Tracker` fixes the reference once (real features, a pixel partition, real class areas) and
-logs each step's diagnostics into a :class:`RunStore` (one SQLite file, safe for concurrent writers).
-:func:`detect_events` flags steps at which a metric worsens beyond the run's own noise and names the
-clusters and classes responsible; :func:`track_report` writes the report. ``TrackerCallback``
+:class:`Tracker` fixes the reference once (real features, a pixel partition, real class areas, a
+frozen activation-atlas map) and logs each step's diagnostics into a :class:`RunStore` (one SQLite
+file, safe for concurrent writers). :func:`detect_events` flags steps at which a metric worsens
+beyond the run's own noise and names the clusters, classes and atlas cells responsible; :func:`track_report` writes the report. ``TrackerCallback``
 (PyTorch Lightning) is imported on first use so Lightning stays optional.
 """
 
