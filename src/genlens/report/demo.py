@@ -211,8 +211,8 @@ def _start_tracking_runs(track: bool, n_seeds: int, quick: bool, cache: Path | N
         return None
     from genlens.track.demo import pretrain_in_background, tracking_runs
 
-    # seed 0 is the reference-model DCGAN, which the foreground trains next at full speed
-    runs = [(name, kwargs) for name, kwargs in tracking_runs(n_seeds, quick) if kwargs != {"seed": 0}]
+    # the first run, seed 0, is the reference models' DCGAN: the foreground has just trained it
+    runs = tracking_runs(n_seeds, quick)[1:]
     _say(f"tracking: training {len(runs)} DCGAN runs in a background process")
     return pretrain_in_background(runs, quick, SIZE, cache)
 
@@ -220,12 +220,10 @@ def _start_tracking_runs(track: bool, n_seeds: int, quick: bool, cache: Path | N
 def _tracking(background: Any, n_seeds: int, quick: bool, real: ImageSource, out: Path, cache: Path | None,
               device: str) -> dict[str, Any] | None:
     """The tracking experiment's report under ``out/tracking``; a failure is reported, not raised."""
-    from genlens.track.demo import dcgan_tracking_demo
+    from genlens.track.demo import dcgan_tracking_demo, tracking_runs
 
     t0 = _Timer()
     _say(f"tracking: zoo DCGAN over every epoch, {n_seeds} seeds and one planted lr blow-up")
-    from genlens.track.demo import tracking_runs
-
     names = [name for name, _ in tracking_runs(n_seeds, quick)]
     order = names[:1] + names[:0:-1]  # seed 0 is trained; then the runs the worker reaches last
     try:
