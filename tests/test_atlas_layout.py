@@ -106,3 +106,17 @@ def test_anchored_layout_skips_a_rows_own_group(rng):
     np.testing.assert_allclose(anchored.place(values), anchored.coords, atol=1e-5)  # k=1: its own anchor
     loo = anchored.place(values, groups=np.arange(len(values)))
     assert np.abs(loo - anchored.coords).max(axis=1).min() > 0  # never its own anchor
+
+
+def test_a_umap_layout_leaves_torchs_thread_count_alone(rng):
+    import torch
+
+    values, sets = _data(rng, n_real=300, n_fake=300)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        layout, _ = fit_layout(values, sets, LayoutConfig(n_neighbors=10))
+        layout.place(values[:50])
+        assert torch.get_num_threads() == 1  # pynndescent sets OpenMP's count, which torch shares
+    finally:
+        torch.set_num_threads(before)

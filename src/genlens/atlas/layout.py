@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from genlens._torch_compat import torch_threads_kept
 from genlens.errors import ConfigError
 
 Mode = Literal["joint", "reference"]
@@ -57,7 +58,7 @@ class Layout:
         reduced = self._pca.transform(values.astype(np.float32))
         if self._reducer is None:
             return reduced[:, :2]
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), torch_threads_kept():
             warnings.simplefilter("ignore")
             return self._reducer.transform(reduced)
 
@@ -112,7 +113,7 @@ def fit_layout(values: np.ndarray, set_index: np.ndarray, config: LayoutConfig =
         raw[fit_rows] = reducer.embedding_
         rest = np.setdiff1d(np.arange(len(values)), fit_rows)
         if len(rest):
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), torch_threads_kept():
                 warnings.simplefilter("ignore")
                 raw[rest] = reducer.transform(reduced[rest])
     else:
@@ -138,7 +139,8 @@ def _umap(reduced: np.ndarray, config: LayoutConfig) -> Any:
             # Python-level callable metric: 29 s per fit at 4000 points, against ~2 s for NN-descent
             force_approximation_algorithm=True,
         )
-        reducer.fit(reduced)
+        with torch_threads_kept():
+            reducer.fit(reduced)
     return reducer
 
 
