@@ -10,10 +10,8 @@ zoo DCGAN over every epoch for five seeds plus a run with a planted learning-rat
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,10 +96,10 @@ def run_demo(
     _say(f"reference models ({'quick' if quick else 'full'}; trained once, then cached)")
     model_sections = _models(quick, cache, dev)
     _say(f"    reference models: {start}")
+    # started after the reference models: a worker beside their two-thread training tripled its time
     background = _start_tracking_runs(track, track_seeds, quick, cache, dev)
-    with _one_thread_while(background):
-        index = _reports_and_tracking(out, quick, n, dev, cache, seed, n_boot, model_sections, background,
-                                      track, track_seeds, start)
+    index = _reports_and_tracking(out, quick, n, dev, cache, seed, n_boot, model_sections, background,
+                                  track, track_seeds, start)
     _say(f"done in {start}")
     return index
 
@@ -160,47 +158,6 @@ def _reports_and_tracking(out: Path, quick: bool, n: int, dev: str, cache: Path 
     write_report(model_sections, out / "models", title="genlens demo: the zoo's reference models")
     tracking = _tracking(background, track_seeds, quick, real, out, cache, dev) if track else None
     return _write_index(out, rows, model_sections, real_strip, n, quick, start.seconds, tracking)
-
-
-@contextlib.contextmanager
-def _one_thread_while(background: Any) -> Iterator[None]:
-    """One torch thread in the foreground while the worker trains: two processes with one thread each
-    keep both cores busy, whereas a two-thread pool sharing a core with the worker stalls at every
-    parallel region (the reference networks took 3x longer that way)."""
-    if background is None:
-        yield
-        return
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _models(quick: bool, cache: Path | None, device: str) -> list[Section]:
-    from genlens.report.zoo_models import (
-        dcgan_section,
-        guarded,
-        manifold_section,
-        reference_nets_section,
-        vae_section,
-    )
-
-    steps = [
-        ("reference-nets", "Reference networks", lambda: reference_nets_section(quick, SIZE, cache_dir=cache, device=device)),
-        ("dcgan", "DCGAN on the world", lambda: dcgan_section(quick, SIZE, cache_dir=cache, device=device)),
-        ("vae", "Beta-VAE on digits", lambda: vae_section(quick, cache_dir=cache)),
-        ("manifold", "Latent manifold of the beta-VAEs", lambda: manifold_section(quick, cache_dir=cache, device=device)),
-    ]
-    sections = []
-    for key, title, build in steps:
-        t0 = _Timer()
-        sections.append(guarded(key, title, build))
-        _say(f"    {title}: {t0} ({sections[-1].status})")
-    return sections
 
 
 def _start_tracking_runs(track: bool, n_seeds: int, quick: bool, cache: Path | None, device: str) -> Any:
