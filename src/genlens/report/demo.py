@@ -160,6 +160,29 @@ def _reports_and_tracking(out: Path, quick: bool, n: int, dev: str, cache: Path 
     return _write_index(out, rows, model_sections, real_strip, n, quick, start.seconds, tracking)
 
 
+def _models(quick: bool, cache: Path | None, device: str) -> list[Section]:
+    from genlens.report.zoo_models import (
+        dcgan_section,
+        guarded,
+        manifold_section,
+        reference_nets_section,
+        vae_section,
+    )
+
+    steps = [
+        ("reference-nets", "Reference networks", lambda: reference_nets_section(quick, SIZE, cache_dir=cache, device=device)),
+        ("dcgan", "DCGAN on the world", lambda: dcgan_section(quick, SIZE, cache_dir=cache, device=device)),
+        ("vae", "Beta-VAE on digits", lambda: vae_section(quick, cache_dir=cache)),
+        ("manifold", "Latent manifold of the beta-VAEs", lambda: manifold_section(quick, cache_dir=cache, device=device)),
+    ]
+    sections = []
+    for key, title, build in steps:
+        t0 = _Timer()
+        sections.append(guarded(key, title, build))
+        _say(f"    {title}: {t0} ({sections[-1].status})")
+    return sections
+
+
 def _start_tracking_runs(track: bool, n_seeds: int, quick: bool, cache: Path | None, device: str) -> Any:
     """Train the tracking runs in a background process when they would otherwise wait for a CPU."""
     import torch
