@@ -223,7 +223,7 @@ def _tracking(background: Any, n_seeds: int, quick: bool, real: ImageSource, out
     summary = f"{len(result.runs)} runs, epochs 0 to {last}, every diagnostic at every epoch"
     if corr:
         summary += (f"; image CMS vs product of cluster CMS, correlation over epochs "
-                    f"{min(corr.values()):.3f} to {max(corr.values()):.3f}")
+                    f"{min(corr.values()):.4f} to {max(corr.values()):.4f}")
     strongest = sorted(result.events, key=lambda e: -e.score)  # the planted blow-up leads the list
     events = [(e.run, e.step, e.metric, f"{e.score:.0f}", ", ".join(c["name"] for c in e.causes[:2]) or "-")
               for e in strongest]
