@@ -49,6 +49,12 @@ def layer_of(metric: str) -> str | None:
     return parts[1] if len(parts) == 3 and parts[0] == "atlas" else None
 
 
+def js_layer(metric: str) -> str | None:
+    """The layer whose divergence ``metric`` is (``atlas/<layer>/js``), else ``None``."""
+    layer = layer_of(metric)
+    return layer if layer is not None and metric == js_metric(layer) else None
+
+
 @dataclass(frozen=True, eq=False)
 class AtlasReference:
     """The frozen real side of the atlas diagnostic (plain arrays; saved as one ``.npz``)."""

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from genlens.errors import InputError
+from genlens.track.atlas import js_layer
 from genlens.track.reference import Reference
 
 #: For every headline metric: is a larger value better? (Used by the event detector and the plots.)
@@ -46,9 +47,7 @@ def higher_is_better(metric: str) -> bool | None:
     """Direction of a headline metric (``None``: not judged for events, e.g. a noise floor or an area)."""
     if metric in HIGHER_IS_BETTER:
         return HIGHER_IS_BETTER[metric]
-    if metric.startswith("atlas/") and metric.endswith("/js"):
-        return False
-    return None
+    return False if js_layer(metric) is not None else None
 
 
 def cluster_metric(j: int) -> str:

@@ -17,7 +17,7 @@ import numpy as np
 
 from genlens._json import json_safe, write_json
 from genlens.report.section import Figure, Section, Table
-from genlens.track.atlas import AtlasReference, CellSeries, cell_series, js_metric
+from genlens.track.atlas import AtlasReference, CellSeries, cell_series, js_layer, js_metric
 from genlens.track.events import Event, EventRule, detect_events
 from genlens.track.measure import HIGHER_IS_BETTER, higher_is_better
 from genlens.track.store import RunStore, Series
@@ -145,7 +145,7 @@ class TrackResult:
 
     def atlas_layers(self) -> list[str]:
         """Atlas layers with a logged divergence, in the reference's order when it is known."""
-        logged = {m.split("/")[1] for m in self.metrics if m.startswith("atlas/") and m.endswith("/js")}
+        logged = {js_layer(m) for m in self.metrics} - {None}
         order = list(self.atlas.layers) if self.atlas is not None else sorted(logged)
         return [layer for layer in order if layer in logged]
 
