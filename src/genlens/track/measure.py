@@ -171,7 +171,7 @@ def describe_reference(ref: Reference) -> dict[str, Any]:
         out["partition"] = {"k": ref.partition.k, "labels": ref.partition.labels.tolist(), "gamma": ref.gamma}
     if ref.class_names:
         out["classes"] = list(ref.class_names)
-        out["real_area"] = dict(zip(ref.class_names, ref.real_areas.mean(axis=0).tolist()))
+        out["real_area"] = ref.real_area
     if ref.atlas is not None:
         out["atlas"] = {**ref.atlas.header(), "n_images": ref.atlas.n_images}
     return out

@@ -104,6 +104,13 @@ class Reference:
     real_areas: np.ndarray | None = None  # (n, C) per-image class-area fractions
     atlas: AtlasReference | None = None
 
+    @property
+    def real_area(self) -> dict[str, float] | None:
+        """Mean real area fraction of each class (``None`` without the semantics diagnostic)."""
+        if self.real_areas is None:
+            return None
+        return dict(zip(self.class_names, self.real_areas.mean(axis=0).tolist()))
+
     # -- construction ---------------------------------------------------------------------------------
     @classmethod
     def build(cls, real: ImageSource, config: ReferenceConfig, device: str | None = None,

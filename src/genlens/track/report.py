@@ -25,9 +25,7 @@ from genlens.track.store import RunStore, Series
 
 def evidence(store: RunStore, reference: Any, series: Series) -> tuple[dict[str, float] | None, dict[str, list[CellSeries]]]:
     """What events need beyond the scalars: real class areas, and each run's atlas cell counts."""
-    real_areas = None
-    if reference is not None and reference.real_areas is not None:
-        real_areas = dict(zip(reference.class_names, reference.real_areas.mean(axis=0).tolist()))
+    real_areas = reference.real_area if reference is not None else None
     cells = {}
     if reference is not None and reference.atlas is not None:
         cells = {run: cell_series(store, run, reference.atlas) for run in series}
