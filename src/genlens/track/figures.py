@@ -39,17 +39,16 @@ def aligned(series: Series, metric: str) -> tuple[np.ndarray, np.ndarray, list[s
     return np.asarray(steps), values, runs
 
 
-def _band(ax: Any, steps: np.ndarray, values: np.ndarray, color: str, label: str | None = None) -> None:
+def _band(ax: Any, steps: np.ndarray, values: np.ndarray, color: str) -> None:
     with np.errstate(all="ignore"):
         import warnings
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
             mean, low, high = np.nanmean(values, 0), np.nanmin(values, 0), np.nanmax(values, 0)
-    ax.plot(steps, mean, color=color, lw=1.6, label=label)
+    ax.plot(steps, mean, color=color, lw=1.6)
     if values.shape[0] > 1:
         ax.fill_between(steps, low, high, color=color, alpha=0.2, lw=0)
-    _integer_steps(ax)
 
 
 def _runs_band(ax: Any, series: Series, metric: str, color: str, highlight: Sequence[str] = ()) -> None:
