@@ -20,12 +20,23 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
+    tmp_path.chmod(0o666 & ~_UMASK)  # mkstemp's 0600 would make reports and caches private to their writer
     try:
         yield tmp_path
         os.replace(tmp_path, target)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def _read_umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+#: Read once at import: ``os.umask`` can only be read by setting it, which is not thread-safe.
+_UMASK = _read_umask()
 
 
 def atomic_write_bytes(target: str | os.PathLike[str], data: bytes) -> Path:
