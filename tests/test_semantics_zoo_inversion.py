@@ -41,7 +41,7 @@ def inverted(exclude, segmenter, car_scenes):
     from genlens.semantics import GeneratorSplit, invert_and_inspect, train_encoder
     from genlens.zoo.models import dcgan
 
-    run = dcgan(quick=True, epochs=EPOCHS, exclude_class=exclude)
+    run = dcgan(quick=True, epochs=EPOCHS, exclude_class=exclude, keep_epochs=(EPOCHS,))
     split = GeneratorSplit.from_sequential(run.generator(), SPLIT, (run.latent_dim,))
     encoder = train_encoder(split, steps=150, batch_size=32, seed=0)
     own = invert_and_inspect(split, run.sample(8, seed=5), segmenter, encoder=encoder, steps=150)

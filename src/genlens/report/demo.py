@@ -194,8 +194,7 @@ def _start_tracking_runs(track: bool, n_seeds: int, quick: bool, cache: Path | N
         return None
     from genlens.track.demo import pretrain_in_background, tracking_runs
 
-    # the first run, seed 0, is the reference models' DCGAN: the foreground has just trained it
-    runs = tracking_runs(n_seeds, quick)[1:]
+    runs = tracking_runs(n_seeds, quick)
     _say(f"tracking: training {len(runs)} DCGAN runs in a background process")
     return pretrain_in_background(runs, quick, SIZE, cache)
 
@@ -208,7 +207,7 @@ def _tracking(background: Any, n_seeds: int, quick: bool, real: ImageSource, out
     t0 = _Timer()
     _say(f"tracking: zoo DCGAN over every epoch, {n_seeds} seeds and one planted lr blow-up")
     names = [name for name, _ in tracking_runs(n_seeds, quick)]
-    order = names[:1] + names[:0:-1]  # seed 0 is trained; then the runs the worker reaches last
+    order = names[::-1]  # the runs the background worker reaches last first
     try:
         result = dcgan_tracking_demo(out / "tracking", n_seeds=n_seeds, quick=quick, real=real, order=order,
                                      n_samples=200 if quick else 300, device=device, cache_dir=cache)
@@ -250,8 +249,10 @@ def _real_partition(real: ImageSource, out: Path, device: str) -> Path | None:
 def _dcgan_source(quick: bool, n: int, seed: int, cache: Path | None, device: str) -> ImageSource | None:
     try:
         from genlens.zoo.models import dcgan
+        from genlens.zoo.models.reference import demo_dcgan_epochs
 
-        return dcgan(size=SIZE, quick=quick, cache_dir=cache, device=device).as_source(n, seed=seed + 500)
+        run = dcgan(size=SIZE, quick=quick, keep_epochs=demo_dcgan_epochs(quick), cache_dir=cache, device=device)
+        return run.as_source(n, seed=seed + 500)
     except Exception as err:  # noqa: BLE001 -- the demo goes on without it
         _say(f"zoo DCGAN unavailable ({type(err).__name__}: {err}); skipping its report")
         return None

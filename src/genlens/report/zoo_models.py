@@ -84,9 +84,10 @@ def dcgan_section(quick: bool, size: int = 32, cache_dir: str | Path | None = No
     import matplotlib.pyplot as plt
 
     from genlens.zoo.models import dcgan
+    from genlens.zoo.models.reference import demo_dcgan_epochs
 
-    run = dcgan(size=size, quick=quick, cache_dir=cache_dir, device=device)
-    epochs = sorted({0, run.epochs // 2, run.epochs})
+    run = dcgan(size=size, quick=quick, keep_epochs=demo_dcgan_epochs(quick), cache_dir=cache_dir, device=device)
+    epochs = list(run.kept_epochs)
     per_row = 10
     rows = [run.sample(per_row, seed=0, epoch=e).numpy() for e in epochs]
     fig_samples = _image_figure(

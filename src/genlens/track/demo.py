@@ -59,9 +59,8 @@ def pretrain_in_background(runs: list[tuple[str, dict[str, Any]]], quick: bool, 
     """Start :func:`pretrain` in a single-threaded daemon process (``spawn``: no forked torch state).
 
     Nothing depends on it finishing: a run it has not trained (or failed to train) is trained by
-    whoever asks for it next, and a daemon dies with the demo if the demo fails. Leave out runs the
-    foreground trains itself (the demo's seed-0 DCGAN): the foreground would otherwise wait on the
-    worker's file lock for a run trained at half speed.
+    whoever asks for it next, and a daemon dies with the demo if the demo fails. Runs whose weights
+    ship with genlens (:mod:`genlens.zoo.models.reference`) are loaded, not trained.
     """
     os.environ.setdefault("GENLENS_QUIET", "1")  # the worker's progress bars would interleave with ours
     worker = get_context("spawn").Process(

@@ -97,8 +97,9 @@ def vae(
     quick: bool = False,
     seed: int = 0,
     cache_dir: str | Path | None = None,
+    pretrained: bool = True,
 ) -> DigitsVAE:
-    """A beta-VAE trained on the digits (cached). ``quick`` trains a smaller one in seconds for tests.
+    """A beta-VAE trained on the digits (shipped, else trained once and cached). ``quick``: a smaller one.
 
     Use ``model.decode`` as the decoder callable of :func:`genlens.manifold.analyze`.
     """
@@ -116,7 +117,7 @@ def vae(
         _train(model, config)
 
     tag = "beta-vae-quick" if quick else "beta-vae"
-    return load_or_train(tag, config, build, train, cache_dir=cache_dir)
+    return load_or_train(tag, config, build, train, cache_dir=cache_dir, pretrained=pretrained)
 
 
 def _train(model: DigitsVAE, config: dict[str, Any]) -> None:

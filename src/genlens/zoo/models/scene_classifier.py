@@ -103,11 +103,13 @@ def classifier(
     cache_dir: str | Path | None = None,
     seed: int = 0,
     device: str | torch.device | None = None,
+    pretrained: bool = True,
 ) -> ZooClassifier:
-    """The trained world classifier (trained on first use, then loaded from the cache), in eval mode.
+    """The trained world classifier, in eval mode: the shipped weights, else trained once and cached.
 
     Trained on ``World(size).sample(n_train, seed + TRAIN_SEED_OFFSET)`` to predict ``main_class``.
-    ``device`` is where training runs when no cached weights exist (default: GPU when present).
+    ``device`` is where training runs when no weights exist (default: GPU when present);
+    ``pretrained=False`` ignores the weights shipped with genlens (see :mod:`~genlens.zoo.models.store`).
     """
     from genlens.zoo import CLASSES, World
 
@@ -121,7 +123,6 @@ def classifier(
         "classes": list(CLASSES),
         "version": VERSION,
         "world": world_version(),
-        "trained_on": dev.type,
         **recipe,
     }
 
@@ -144,4 +145,4 @@ def classifier(
                 description=f"training zoo classifier ({size}px{', quick' if quick else ''})",
             )
 
-    return load_or_train("zoo-classifier", config, build, train, cache_dir)
+    return load_or_train("zoo-classifier", config, build, train, cache_dir, pretrained)

@@ -110,11 +110,13 @@ def segmenter(
     cache_dir: str | Path | None = None,
     seed: int = 0,
     device: str | torch.device | None = None,
+    pretrained: bool = True,
 ) -> ZooSegmenter:
-    """The trained world segmenter (trained on first use, then loaded from the cache).
+    """The trained world segmenter: the shipped weights, else trained once and cached.
 
     Trained on ``World(size).sample(n_train, seed + TRAIN_SEED_OFFSET)`` against the ground-truth
-    labels. ``device`` is where it trains (if not cached) and runs (default: GPU when present).
+    labels. ``device`` is where it trains (if no weights exist) and runs (default: GPU when present);
+    ``pretrained=False`` ignores the weights shipped with genlens.
     """
     from genlens.zoo import CLASSES, World
 
@@ -128,7 +130,6 @@ def segmenter(
         "classes": list(CLASSES),
         "version": VERSION,
         "world": world_version(),
-        "trained_on": dev.type,
         **recipe,
     }
 
@@ -152,7 +153,7 @@ def segmenter(
         with preserved_rng():
             return TinyUNet(len(CLASSES), recipe["width"])
 
-    net = load_or_train("zoo-segmenter", config, build, train, cache_dir)
+    net = load_or_train("zoo-segmenter", config, build, train, cache_dir, pretrained)
     return ZooSegmenter(net, CLASSES, size, dev)
 
 

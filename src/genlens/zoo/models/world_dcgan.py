@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import math
 from collections import OrderedDict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -90,13 +91,22 @@ def _dcgan_init(module: nn.Module) -> None:
 
 
 class DCGANCheckpoints(nn.Module):
-    """What the store saves for one run: the generator after each epoch and the mean losses per epoch."""
+    """What the store saves for one run: the generator after each kept epoch and the mean losses per epoch.
 
-    def __init__(self, latent_dim: int, size: int, width: int, epochs: int) -> None:
+    ``kept`` lists the epochs whose generator is stored (every epoch by default); a run that only
+    needs its last generator stores one instead of ``epochs + 1``.
+    """
+
+    def __init__(self, latent_dim: int, size: int, width: int, epochs: int, kept: tuple[int, ...] | None = None) -> None:
         super().__init__()
-        self.generators = nn.ModuleList(build_generator(latent_dim, size, width) for _ in range(epochs + 1))
+        self.kept: tuple[int, ...] = tuple(range(epochs + 1)) if kept is None else tuple(kept)
+        self.generators = nn.ModuleList(build_generator(latent_dim, size, width) for _ in self.kept)
         # losses[e] = (mean discriminator loss, mean generator loss) during epoch e; row 0 stays zero.
         self.register_buffer("losses", torch.zeros(epochs + 1, 2, dtype=torch.float64))
+
+    def at(self, epoch: int) -> nn.Sequential:
+        """The stored generator of ``epoch`` (which must be kept)."""
+        return self.generators[self.kept.index(epoch)]
 
 
 class DCGANRun:
@@ -110,16 +120,26 @@ class DCGANRun:
         self.epochs: int = config["epochs"]
         self.exclude_class: str | None = config["exclude_class"]
 
+    @property
+    def kept_epochs(self) -> tuple[int, ...]:
+        """The epochs whose generator this run stores (every epoch unless trained with ``keep_epochs``)."""
+        return self._checkpoints.kept
+
     def _epoch(self, epoch: int | None) -> int:
         if epoch is None:
             return self.epochs
         if isinstance(epoch, bool) or not isinstance(epoch, int) or not 0 <= epoch <= self.epochs:
             raise ConfigError(f"epoch must be an int in 0..{self.epochs} (0 = untrained), got {epoch!r}")
+        if epoch not in self.kept_epochs:
+            raise ConfigError(
+                f"this run keeps the generators of epochs {list(self.kept_epochs)} only, not {epoch}; "
+                "ask for the run with keep_epochs=None to keep every epoch"
+            )
         return epoch
 
     def generator(self, epoch: int | None = None) -> nn.Sequential:
         """A fresh copy (eval mode) of the generator after ``epoch`` (default: the last)."""
-        return copy.deepcopy(self._checkpoints.generators[self._epoch(epoch)]).eval()
+        return copy.deepcopy(self._checkpoints.at(self._epoch(epoch))).eval()
 
     def as_source(
         self, n: int, seed: int = 0, epoch: int | None = None, device: str | torch.device | None = None
@@ -180,14 +200,18 @@ def dcgan(
     exclude_class: str | None = None,
     lr: float | None = None,
     lr_boost: tuple[int, float] | None = None,
+    keep_epochs: Sequence[int] | None = None,
     cache_dir: str | Path | None = None,
     device: str | torch.device | None = None,
+    pretrained: bool = True,
 ) -> DCGANRun:
-    """Train (or load from the cache) a DCGAN on world scenes, keeping the generator of every epoch.
+    """A DCGAN trained on world scenes (shipped, else trained once and cached), with a generator per epoch.
 
     ``exclude_class`` trains on scenes in which that class never appears. ``lr_boost=(epoch, factor)``
     multiplies both learning rates by ``factor`` from training epoch ``epoch`` on (checkpoint ``epoch``
     is the first trained with it): a planted, known-time instability for the tracking view.
+    ``keep_epochs`` stores only those epochs' generators (default: every epoch; the training is the
+    same either way). ``pretrained=False`` ignores the weights shipped with genlens.
     """
     from genlens.zoo import CLASSES, OBJECT_CLASSES
 
@@ -209,30 +233,43 @@ def dcgan(
         )
     if lr_boost is not None:
         lr_boost = _check_boost(lr_boost, recipe["epochs"])
+    kept = _check_keep(keep_epochs, recipe["epochs"])
     dev = resolve_device(device)
     config = {
         "size": size,
         "quick": bool(quick),
         "seed": seed,
         "lr_boost": list(lr_boost) if lr_boost else None,
+        "keep_epochs": list(kept) if kept is not None else None,
         "exclude_class": exclude_class,
         "classes": list(CLASSES),
         "version": VERSION,
         "world": world_version(),
-        "trained_on": dev.type,
         **recipe,
     }
 
     def build() -> DCGANCheckpoints:
         with preserved_rng():
-            return DCGANCheckpoints(recipe["latent_dim"], size, recipe["width"], recipe["epochs"])
+            return DCGANCheckpoints(recipe["latent_dim"], size, recipe["width"], recipe["epochs"], kept)
 
     def train(checkpoints: DCGANCheckpoints) -> None:
         scenes = training_scenes(size, recipe["n_train"], seed, exclude_class)
         with deterministic(seed):
             _train(checkpoints, torch.from_numpy(scenes.images), recipe, lr_boost, dev, size, quick)
 
-    return DCGANRun(load_or_train("zoo-dcgan", config, build, train, cache_dir), config)
+    return DCGANRun(load_or_train("zoo-dcgan", config, build, train, cache_dir, pretrained), config)
+
+
+def _check_keep(keep_epochs: Sequence[int] | None, epochs: int) -> tuple[int, ...] | None:
+    if keep_epochs is None:
+        return None
+    try:
+        kept = tuple(sorted({int(e) for e in keep_epochs}))
+    except (TypeError, ValueError):
+        raise ConfigError(f"keep_epochs must be epochs in 0..{epochs}, got {keep_epochs!r}") from None
+    if not kept or kept[0] < 0 or kept[-1] > epochs:
+        raise ConfigError(f"keep_epochs must be a non-empty set of epochs in 0..{epochs}, got {keep_epochs!r}")
+    return kept
 
 
 def _check_boost(lr_boost: Any, epochs: int) -> tuple[int, float]:
@@ -259,7 +296,8 @@ def _train(
     """Non-saturating GAN training (Adam, betas 0.5/0.999); snapshot the generator after every epoch."""
     generator = build_generator(recipe["latent_dim"], size, recipe["width"]).apply(_dcgan_init).to(device)
     discriminator = build_discriminator(size, recipe["width"]).apply(_dcgan_init).to(device)
-    checkpoints.generators[0].load_state_dict(generator.state_dict())
+    if 0 in checkpoints.kept:
+        checkpoints.at(0).load_state_dict(generator.state_dict())
     opt_g = torch.optim.Adam(generator.parameters(), lr=recipe["lr"], betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=recipe["lr"], betas=(0.5, 0.999))
     batch_size, epochs = recipe["batch_size"], recipe["epochs"]
@@ -294,7 +332,8 @@ def _train(
         opt_g.step()
         sums += torch.tensor([loss_d.item(), loss_g.item()], dtype=torch.float64)
         if position == steps_per_epoch - 1:
-            checkpoints.generators[epoch].load_state_dict(generator.state_dict())
+            if epoch in checkpoints.kept:
+                checkpoints.at(epoch).load_state_dict(generator.state_dict())
             checkpoints.losses[epoch] = sums / steps_per_epoch
             sums.zero_()
     checkpoints.cpu()
