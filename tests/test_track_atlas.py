@@ -12,7 +12,7 @@ from genlens.track.atlas import CellSeries, counts_name, floor_metric, js_metric
 from genlens.track.events import EventRule, explain_change
 from genlens.zoo import CLASSES, make_generator, real_source
 
-N_REAL, N_FAKE, GRID = 800, 400, 12
+N_REAL, N_FAKE, GRID = 800, 600, 12
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +48,17 @@ def test_dropping_cars_is_flagged_at_its_step_and_blames_cells_of_real_car_scene
     result = TrackResult.from_store(dropped.store)
     atlas_events = [e for e in result.events if e.metric.startswith("atlas/")]
     assert {e.step for e in atlas_events} == {6}, [(e.step, e.metric, e.score) for e in atlas_events]
+    # margins in noise units: clean steps stay far below the threshold, the dropped class clears it
+    from genlens.track.events import worsening_scores
+    from genlens.track.measure import se_metric
+
+    per = result.series["drop-car"]
+    for layer in dropped.reference.atlas.layers:
+        steps, values = zip(*per[js_metric(layer)])
+        se = dict(per[se_metric(js_metric(layer))])
+        scores, _ = worsening_scores(values, False, [se[s] for s in steps])
+        clean = np.nan_to_num(scores[: steps.index(6)], nan=0.0)
+        assert clean.max() < result.rule.threshold / 2, (layer, scores)
     top = next((e for e in atlas_events if e.metric == js_metric("block4")), None)
     assert top is not None, [e.metric for e in atlas_events]  # the layer that encodes whole objects
     cells = [c for c in top.causes if c["kind"] == "cell"]

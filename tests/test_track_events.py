@@ -8,27 +8,60 @@ import pytest
 from genlens.track.events import EventRule, detect_events, explain_change, worsening_scores
 
 
-def _naive_scores(values, higher_is_better, min_history):
+def _naive_scores(values, higher_is_better, se, min_history=4, threshold=8.0):
     """The documented rule written out step by step, independently of the vectorised code."""
     out = [float("nan")] * len(values)
     sign = -1.0 if higher_is_better else 1.0
     changes = [sign * (values[i] - values[i - 1]) for i in range(1, len(values))]
+    start = 0  # changes before this one belong to an earlier regime (before the last event)
     for t in range(1, len(values)):
-        history = changes[: t - 1]
-        if len(history) < min_history:
+        history = changes[start : t - 1]
+        k = len(history)
+        if k < min_history or changes[t - 1] <= 0:
             continue
         center = float(np.median(history))
         mad = float(np.median([abs(h - center) for h in history]))
-        noise = max(1.4826 * mad, 1e-4 * float(np.max(np.abs(values[: t + 1]))), 1e-12)
+        measured = se[t] ** 2 + se[t - 1] ** 2
+        noise = max(measured**0.5, 1.4826 * mad)
         out[t] = (changes[t - 1] - center) / noise
+        if out[t] > threshold:
+            start = t
     return out
 
 
 @pytest.mark.parametrize("higher", [True, False])
 def test_scores_match_the_rule_written_out(rng, higher):
     values = list(np.cumsum(rng.normal(0.1, 1.0, size=30)))
-    got = worsening_scores(values, higher, min_history=3)
-    np.testing.assert_allclose(got, _naive_scores(values, higher, 3), rtol=1e-12, equal_nan=True)
+    values[20:] = [v + 8.0 * (-1 if higher else 1) for v in values[20:]]  # one break, then a new regime
+    se = list(rng.uniform(0.1, 0.5, size=30))
+    got, noise = worsening_scores(values, higher, se)
+    np.testing.assert_allclose(got, _naive_scores(values, higher, se), rtol=1e-12, equal_nan=True)
+    assert got[20] > 8 and np.isnan(noise[:5]).all() and np.isfinite(noise[5:21]).all()  # judged from the 5th step
+    assert np.isnan(noise[21:25]).all()  # after the break, the new regime needs 4 changes of its own
+
+
+def test_a_diverging_run_is_flagged_where_it_breaks_not_at_every_later_step():
+    values = [1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 3.0, 6.0, 9.0, 12.0]  # FID falls, then blows up from step 7
+    events = detect_events({"r": {"metrics/fid": list(enumerate(values))}}, EventRule())
+    assert [e.step for e in events] == [7]
+
+
+def test_a_few_quiet_changes_do_not_make_the_next_one_an_outlier_when_the_noise_is_measured():
+    # four nearly equal changes give a MAD of almost zero: without measured noise, the fifth change
+    # scores in the hundreds (the failure seen on another CPU); with each step's standard error it does not
+    values = [0.50, 0.51, 0.52, 0.53, 0.5401, 0.51]
+    without, _ = worsening_scores(values, True)
+    with_se, noise = worsening_scores(values, True, [0.01] * 6)
+    assert without[-1] > 100
+    assert with_se[-1] < 8 and noise[-1] == pytest.approx(np.sqrt(2) * 0.01)
+
+
+def test_an_improvement_is_never_scored_even_against_a_faster_usual_improvement():
+    # FID falls 30 per step, then only 10: a slower improvement, not a worsening
+    fid = [230.0, 200.0, 170.0, 140.0, 110.0, 100.0]
+    scores, _ = worsening_scores(fid, False, [0.5] * 6)
+    assert np.isnan(scores).all()
+    assert detect_events({"r": {"metrics/fid": list(enumerate(fid))}}) == []
 
 
 def test_a_planted_drop_is_flagged_at_its_step_and_nowhere_else(rng):
@@ -49,7 +82,7 @@ def test_a_planted_drop_is_flagged_at_its_step_and_nowhere_else(rng):
 
 def test_a_steady_noisy_run_raises_no_event(rng):
     values = 0.9 + rng.normal(0, 0.01, 200)
-    assert detect_events({"r": {"regions/cms": list(zip(range(200), values))}}, EventRule(threshold=6.0)) == []
+    assert detect_events({"r": {"regions/cms": list(zip(range(200), values))}}) == []
 
 
 def test_cluster_shares_split_the_fall_of_the_log_product_exactly():
@@ -88,3 +121,23 @@ def test_a_highlighted_run_is_drawn_apart_from_the_band_of_the_others():
     np.testing.assert_allclose(lines["planted"].get_ydata(), [v for _, v in series["planted"]["metrics/fid"]])
     mean = next(line for label, line in lines.items() if label != "planted")
     np.testing.assert_allclose(mean.get_ydata(), [10.1 - s for s in steps])
+
+
+def test_kid_replicates_match_the_unbiased_mmd_of_each_resample_written_out(rng):
+    import torch
+
+    from genlens.metrics.kernels import PolynomialKernel
+    from genlens.track.measure import kid_replicates
+
+    real, fake = rng.normal(size=(40, 6)), rng.normal(0.3, 1.0, size=(25, 6))
+    resamples = rng.integers(0, 25, size=(3, 25))
+    got = kid_replicates(real, fake, resamples)
+    k = PolynomialKernel()
+    x = torch.as_tensor(real)
+    for value, rows in zip(got, resamples):
+        y = torch.as_tensor(fake[rows])  # the resample as rows, duplicates included
+        kxx, kyy, kxy = k(x, x), k(y, y), k(x, y)
+        n, m = len(x), len(y)
+        xx = (kxx.sum() - kxx.diagonal().sum()) / (n * (n - 1))
+        yy = (kyy.sum() - kyy.diagonal().sum()) / (m * (m - 1))  # a draw is never paired with itself
+        assert value == pytest.approx(float(xx + yy - 2 * kxy.mean()), rel=1e-10)

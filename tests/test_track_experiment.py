@@ -102,11 +102,34 @@ def planted(tmp_path_factory):
     return tracker, target, box
 
 
+def _scores(result, run):
+    """Every judged (step, metric, score) of a run, flagged or not."""
+    from genlens.track.events import worsening_scores
+    from genlens.track.measure import higher_is_better, se_metric
+
+    out = []
+    for metric, points in result.series[run].items():
+        if higher_is_better(metric) is None:
+            continue
+        se = dict(result.series[run].get(se_metric(metric), []))
+        steps = [s for s, _ in points]
+        scores, _ = worsening_scores([v for _, v in points], higher_is_better(metric), [se.get(s) for s in steps])
+        out += [(s, metric, float(x)) for s, x in zip(steps, scores) if np.isfinite(x)]
+    return out
+
+
 def test_a_planted_collapse_is_flagged_at_its_step_on_diversity_not_fidelity(planted):
     tracker, _, _ = planted
     result = TrackResult.from_store(tracker.store)
     events = [e for e in result.events if e.run == "collapse"]
     assert {e.step for e in events} == {7}, [(e.step, e.metric, e.score) for e in events]
+    # the margins, in noise units: before step 7 only sampling noise moves the metrics, so no healthy
+    # worsening comes near the threshold, and the collapse clears it several times over
+    scores = _scores(result, "collapse")
+    healthy = max(x for s, _, x in scores if s < 7)
+    planted_best = max(x for s, _, x in scores if s == 7)
+    assert healthy < result.rule.threshold / 2, healthy
+    assert planted_best > 3 * result.rule.threshold, planted_best
     flagged = {e.metric for e in events}
     assert {"metrics/recall", "metrics/coverage", "regions/cms"} <= flagged
     assert "metrics/precision" not in flagged  # collapsed scenes are still realistic scenes

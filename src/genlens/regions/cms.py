@@ -44,6 +44,9 @@ class CmsPlan:
     level: float = 0.95
     floor_splits: int = 5
     seed: int = 0
+    #: ``"both"`` resamples real and fake (a comparison's CI); ``"fake"`` only the fake set (the noise of
+    #: one generator's measurement against a fixed real set, as tracking compares steps).
+    resample: Literal["both", "fake"] = "both"
 
     def check(self) -> None:
         if self.estimator not in ("biased", "unbiased"):
@@ -52,6 +55,8 @@ class CmsPlan:
             raise ConfigError(f"CMS mode must be 'pooled' or 'minibatch', got {self.mode!r}")
         if not 0.0 < self.level < 1.0:
             raise ConfigError(f"CI level must be in (0, 1), got {self.level}")
+        if self.resample not in ("both", "fake"):
+            raise ConfigError(f"CMS resample must be 'both' or 'fake', got {self.resample!r}")
         if self.n_boot < 0 or self.floor_splits < 0:
             raise ConfigError("n_boot and floor_splits must be >= 0")
         if min(self.real_batch, self.fake_batch) < 2:
@@ -192,6 +197,8 @@ class _Weights:
         if plan.n_boot:
             rx = torch.randint(n, (plan.n_boot, n), generator=gen)
             ry = torch.randint(m, (plan.n_boot, m), generator=gen)
+            if plan.resample == "fake":
+                rx = torch.arange(n).expand(plan.n_boot, n)
             boot = (_Draws(rx, bx, n), _Draws(ry, by, m))
         floor = None
         if plan.floor_splits:

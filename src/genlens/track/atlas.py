@@ -176,9 +176,12 @@ class AtlasMeter:
         self.model = _resolve(reference.model, reference.model_options, image_size, reference.seed)
         self._floors: dict[tuple[str, int], float] = {}
 
-    def __call__(self, images: torch.Tensor) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    def __call__(self, images: torch.Tensor, n_boot: int = 0) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+        """Per layer: JS, its floor and (``n_boot >= 2``) its standard error over resamples of the images."""
         from genlens.atlas import collect_activations
         from genlens.io import ArraySource
+        from genlens.statistics import resample_counts, standard_error
+        from genlens.track.measure import se_metric
 
         acts = collect_activations(self.model, {"fake": ArraySource(images, name="samples")}, self.ref.layers,
                                    positions=self.ref.positions, seed=self.ref.seed, device=self.device)
@@ -187,7 +190,12 @@ class AtlasMeter:
         for layer in self.ref.layers:
             cells = stats.cell_index(self.ref.layouts[layer].place(acts[layer].values), self.ref.grid)
             fake = stats.histogram(cells, self.ref.grid)
-            values[js_metric(layer)] = stats.js(self.ref.real_counts(layer), fake)
+            real = self.ref.real_counts(layer)
+            values[js_metric(layer)] = stats.js(real, fake)
+            if n_boot >= 2:  # resample whole images: an image's positions are not independent draws
+                weights = resample_counts(len(images), n_boot, self.ref.seed)[:, acts[layer].image_id]
+                reps = [stats.js(real, np.bincount(cells, weights=w, minlength=self.ref.grid ** 2)) for w in weights]
+                values[se_metric(js_metric(layer))] = standard_error(np.array(reps))
             key = (layer, len(images))
             if key not in self._floors:  # the same for every step of the same size: computed once
                 self._floors[key] = js_floor(self.ref, layer, len(images))

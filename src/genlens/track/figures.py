@@ -231,7 +231,7 @@ def atlas_event(event: Event, cells: Sequence[CellSeries], atlas: AtlasReference
                      fontsize=8)
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.suptitle(f"{event.run}, step {event.step}: {event.metric} rose {event.change:+.3g} "
+    fig.suptitle(f"{event.run}, step {event.step}: {event.metric} {event.direction} by {abs(event.change):.3g} "
                  f"({event.score:.0f} noise units); boxed: the cells whose share of {series.layer}'s divergence grew most",
                  fontsize=9)
     fig.tight_layout()

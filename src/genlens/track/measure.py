@@ -12,6 +12,11 @@ Names are ``<view>/<quantity>`` so they group naturally in TensorBoard and in th
 * ``atlas/<layer>/js`` and ``atlas/<layer>/js_floor`` -- divergence of the activation-atlas cell
   histograms on a map frozen at the reference, and its noise floor (:mod:`genlens.track.atlas`),
   with the per-cell counts as an array ``atlas/<layer>/counts``.
+
+Every judged value also gets its measurement noise, ``se/<name>``: the bootstrap standard error
+over resamples of the *generated* images only. The real side is the same at every step, so its own
+sampling noise cancels in a step-to-step change; the generated side's does not, and it is what the
+event rule (:mod:`genlens.track.events`) weighs a change against.
 """
 
 from __future__ import annotations
@@ -50,6 +55,15 @@ def higher_is_better(metric: str) -> bool | None:
     return False if js_layer(metric) is not None else None
 
 
+#: Prefix of a value's measurement noise (bootstrap standard error): ``se/metrics/fid``.
+SE_PREFIX = "se/"
+
+
+def se_metric(metric: str) -> str:
+    """Name of the standard-error series of ``metric``."""
+    return SE_PREFIX + metric
+
+
 def cluster_metric(j: int) -> str:
     return f"regions/cluster_{j:02d}"
 
@@ -63,6 +77,7 @@ class Measurer:
 
     def __init__(self, reference: Reference, device: str | None = None, batch_size: int = 64) -> None:
         self.ref, self.device, self.batch_size = reference, device, batch_size
+        self.n_boot, self.seed = reference.config.noise_boot, reference.config.seed
         diags = reference.config.diagnostics
         self._extractor = self._metrics_ref = self._segmenter = self._atlas = None
         self._real_spatial: torch.Tensor | None = None
@@ -112,7 +127,7 @@ class Measurer:
         if self._segmenter is not None:
             values.update(self._semantics(images))
         if self._atlas is not None:
-            atlas_values, arrays = self._atlas(images)
+            atlas_values, arrays = self._atlas(images, n_boot=self.n_boot)
             values.update(atlas_values)
         return values, arrays
 
@@ -136,15 +151,47 @@ class Measurer:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # subset-size and rank warnings repeat at every step
             result = self._metrics_ref.compare(fake, floor=False)
-        return {f"metrics/{e.name}": float(e.value) for e in result.estimates}
+            values = {f"metrics/{e.name}": float(e.value) for e in result.estimates}
+            values.update(self._metrics_noise(fake))
+        return values
+
+    def _metrics_noise(self, fake: Any) -> dict[str, float]:
+        """Bootstrap standard error of every metric over resamples of the generated features."""
+        from genlens.statistics import resample_indices, standard_error
+
+        ref = self._metrics_ref
+        if self.n_boot < 2:
+            return {}
+        reps: dict[str, list[float]] = {}
+        resamples = resample_indices(len(fake.features), self.n_boot, self.seed)
+        if "kid" in ref.metrics:
+            reps["kid"] = list(kid_replicates(ref.real.features, fake.features, resamples))
+        for rows in resamples:
+            for family in ref.metrics:
+                if family == "kid":
+                    continue
+                if family == "is":
+                    if fake.logits is not None:
+                        reps.setdefault("is", []).append(float(ref._is(fake.logits[rows])))
+                    continue
+                for name, value in ref._scalars(family, ref.real.features, fake.features[rows], ref.real_stats).items():
+                    reps.setdefault(name, []).append(value)
+        return {se_metric(f"metrics/{name}"): standard_error(np.array(r)) for name, r in reps.items()}
 
     def _regions(self, images: torch.Tensor) -> dict[str, float]:
         from genlens.regions import CmsPlan, cluster_cms, images_to_spatial
+        from genlens.statistics import standard_error
 
+        plan = CmsPlan(n_boot=self.n_boot if self.n_boot >= 2 else 0, floor_splits=0, seed=self.seed, resample="fake")
         est = cluster_cms(self._real_spatial, images_to_spatial(images), self.ref.partition.labels,
-                          float(self.ref.gamma), CmsPlan(n_boot=0, floor_splits=0), device=self.device)
+                          float(self.ref.gamma), plan, device=self.device)
         values = {"regions/cms": est.image, "regions/cms_product": est.product}
         values.update({cluster_metric(j): float(c) for j, c in enumerate(est.clusters)})
+        if plan.n_boot:
+            values[se_metric("regions/cms")] = standard_error(est.boot_image)
+            values[se_metric("regions/cms_product")] = standard_error(est.boot_product)
+            cluster_se = standard_error(est.boot_clusters, axis=0)
+            values.update({se_metric(cluster_metric(j)): float(se) for j, se in enumerate(cluster_se)})
         return values
 
     def _semantics(self, images: torch.Tensor) -> dict[str, float]:
@@ -158,7 +205,38 @@ class Measurer:
         ])
         values = {"semantics/fsd": fsd(self.ref.real_areas, areas)}
         values.update({area_metric(c): float(a) for c, a in zip(self.ref.class_names, areas.mean(axis=0))})
+        if self.n_boot >= 2:
+            from genlens.statistics import bootstrap_se
+
+            values[se_metric("semantics/fsd")] = bootstrap_se(lambda rows: fsd(self.ref.real_areas, areas[rows]),
+                                                               len(areas), self.n_boot, self.seed)
+            area_se = areas.std(axis=0, ddof=1) / np.sqrt(len(areas))  # the mean's standard error, exactly
+            values.update({se_metric(area_metric(c)): float(se) for c, se in zip(self.ref.class_names, area_se)})
         return values
+
+
+def kid_replicates(real: np.ndarray, fake: np.ndarray, resamples: np.ndarray) -> np.ndarray:
+    """KID's unbiased polynomial MMD² of ``real`` vs each resample of ``fake`` (rows ``resamples[b]``).
+
+    The kernel matrices are computed once; a resample is a vector of multiplicities ``w``, so its
+    estimate is ``mean K_xx + (w'K_yy w - w'diag K_yy) / (m(m-1)) - 2 mean_x K_xy w / m``, with the pairs
+    of a draw with itself left out as the unbiased estimator leaves out the diagonal. Recomputing
+    KID's 100 subsets per resample would cost a hundred times more.
+    """
+    from genlens.metrics.kernels import PolynomialKernel
+
+    kernel = PolynomialKernel()
+    x = torch.as_tensor(real, dtype=torch.float64)
+    y = torch.as_tensor(fake, dtype=torch.float64)
+    n, m = len(x), len(y)
+    kxx = kernel(x, x)
+    xx = float((kxx.sum() - kxx.diagonal().sum()) / (n * (n - 1)))
+    kyy, kxy_mean = kernel(y, y), kernel(x, y).mean(0)
+    counts = torch.zeros(len(resamples), m, dtype=torch.float64)
+    counts.scatter_add_(1, torch.as_tensor(resamples), torch.ones(resamples.shape, dtype=torch.float64))
+    yy = (((counts @ kyy) * counts).sum(1) - counts @ kyy.diagonal()) / (m * (m - 1))
+    xy = counts @ kxy_mean / m
+    return (xx + yy - 2.0 * xy).numpy()
 
 
 def describe_reference(ref: Reference) -> dict[str, Any]:

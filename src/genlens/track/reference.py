@@ -27,7 +27,7 @@ from genlens.track.atlas import AtlasReference, build_atlas_reference
 
 DIAGNOSTICS = ("metrics", "regions", "semantics", "atlas")
 FORMAT = "genlens.track_reference"
-VERSION = 2
+VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,7 @@ class ReferenceConfig:
     atlas_layers: tuple[str, ...] | None = None
     atlas_grid: int = 20
     atlas_positions: int = 2
+    noise_boot: int = 20  # bootstrap resamples of each step's generated set, for its measurement noise
     seed: int = 0
 
     def check(self) -> None:
@@ -56,6 +57,8 @@ class ReferenceConfig:
             raise ConfigError(f"unknown tracking diagnostic(s) {unknown or list(self.diagnostics)}; choose from {list(DIAGNOSTICS)}")
         if self.n_real < 4 or self.n_regions < 4:
             raise ConfigError(f"n_real and n_regions must be >= 4, got {self.n_real} and {self.n_regions}")
+        if self.noise_boot < 0 or self.noise_boot == 1:
+            raise ConfigError(f"noise_boot must be 0 (no measurement noise) or >= 2, got {self.noise_boot}")
         if self.atlas_grid < 2 or self.atlas_positions < 1:
             raise ConfigError(f"atlas_grid must be >= 2 and atlas_positions >= 1, got {self.atlas_grid}, {self.atlas_positions}")
 
@@ -75,6 +78,7 @@ class ReferenceConfig:
             "atlas_layers": list(self.atlas_layers) if self.atlas_layers is not None else None,
             "atlas_grid": self.atlas_grid,
             "atlas_positions": self.atlas_positions,
+            "noise_boot": self.noise_boot,
             "seed": self.seed,
         }
 

@@ -126,20 +126,21 @@ class TrackResult:
         return secs
 
     def _events_section(self) -> Section:
+        ranked = sorted(self.events, key=lambda e: -e.score)
         rows = tuple(
-            (e.run, e.step, e.metric, round(e.change, 6), round(e.score, 1),
+            (e.run, e.step, e.metric, f"{e.direction} by {abs(e.change):.4g}", round(e.score, 1),
              ", ".join(f"{c['name']} ({100 * c['share']:.0f}%)" for c in e.causes) or "-")
-            for e in self.events
+            for e in ranked
         )
-        first = min(self.events, key=lambda e: (e.step, -e.score)) if self.events else None
-        summary = (f"{len(self.events)} event(s) in {len({e.run for e in self.events})} run(s); earliest: "
-                   f"{first.metric} of {first.run} at step {first.step}" if first else
-                   "No step worsened beyond its run's own noise.")
-        notes = (f"an event is a worsening more than {self.rule.threshold:g} robust noise units (1.4826 x MAD of the run's "
-                 f"earlier step-to-step changes, at least {self.rule.min_history} of them) beyond the run's usual change",)
+        summary = (f"{len(self.events)} event(s) in {len({e.run for e in self.events})} run(s); strongest: "
+                   f"{ranked[0].describe()}" if ranked else "No step worsened beyond its noise.")
+        notes = (f"an event is a worsening (in the metric's own direction) more than {self.rule.threshold:g} noise units "
+                 "beyond the run's usual change; the noise combines the metric's measurement error at both steps "
+                 "(bootstrap over the generated images) with the spread of the run's earlier changes "
+                 f"(1.4826 x MAD, from at least {self.rule.min_history} of them); strongest first",)
         return Section("track-events", "Flagged events", summary,
                        table=Table(("run", "step", "metric", "change", "score", "causes"), rows),
-                       data={"events": [e.to_dict() for e in self.events]}, notes=notes)
+                       data={"events": [e.to_dict() for e in ranked]}, notes=notes)
 
     def atlas_layers(self) -> list[str]:
         """Atlas layers with a logged divergence, in the reference's order when it is known."""

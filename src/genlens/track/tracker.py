@@ -40,7 +40,9 @@ class Tracker:
     ``real`` is anything :func:`~genlens.io.open_source` accepts. ``diagnostics`` picks from
     ``metrics`` (FID, KID, PRDC in ``features`` space), ``regions`` (image and cluster-wise CMS),
     ``semantics`` (class areas and FSD under ``segmenter``) and ``atlas`` (JS divergence of activation
-    cells of ``atlas_model`` on a map fitted once on the real images). ``tensorboard`` (a folder) also
+    cells of ``atlas_model`` on a map fitted once on the real images). ``noise_boot`` resamples of each
+    step's images give every value's measurement noise (``se/<name>``), which the event rule weighs
+    changes against (0: none). ``tensorboard`` (a folder) also
     writes every value as a TensorBoard scalar, one sub-folder per run.
     """
 
@@ -62,6 +64,7 @@ class Tracker:
         atlas_layers: Sequence[str] | None = None,
         atlas_grid: int = 20,
         atlas_positions: int = 2,
+        noise_boot: int = 20,
         seed: int = 0,
         device: str | None = None,
         cache_dir: str | os.PathLike[str] | None = None,
@@ -72,7 +75,8 @@ class Tracker:
             metrics=tuple(metrics), n_real=int(n_real), n_regions=int(n_regions), clusters=clusters,
             segmenter=segmenter, segmenter_options=dict(segmenter_options or {}), atlas_model=atlas_model,
             atlas_options=dict(atlas_options or {}), atlas_layers=tuple(atlas_layers) if atlas_layers else None,
-            atlas_grid=int(atlas_grid), atlas_positions=int(atlas_positions), seed=int(seed),
+            atlas_grid=int(atlas_grid), atlas_positions=int(atlas_positions), noise_boot=int(noise_boot),
+            seed=int(seed),
         )
         config.check()
         self.device = device
