@@ -87,8 +87,8 @@ def summarize(tracker, planted: dict[str, int | None]) -> None:
     import numpy as np
 
     from genlens.track import EventRule, TrackResult
-    from genlens.track.events import worsening_scores
-    from genlens.track.measure import higher_is_better, se_metric
+    from genlens.track.events import direction_of, worsening_scores
+    from genlens.track.measure import se_metric
 
     rule = EventRule()
     result = TrackResult.from_store(tracker.store, rule)
@@ -98,7 +98,7 @@ def summarize(tracker, planted: dict[str, int | None]) -> None:
         top = (-np.inf, "")
         for run in (r for r, at in planted.items() if at is None and r.startswith(kind)):
             for metric, points in series[run].items():
-                higher = higher_is_better(metric)
+                higher = direction_of(metric)
                 if higher is None:
                     continue
                 se = dict(series[run].get(se_metric(metric), []))

@@ -9,9 +9,8 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from genlens.atlas import diagnostic
 from genlens.cli import _register_commands, app
-from genlens.report.diagnostics import ReportContext
+from genlens.views import RunContext, get_view
 from genlens.zoo import make_generator, real_source
 
 pytestmark = pytest.mark.slow
@@ -48,13 +47,12 @@ def test_bad_grid_is_one_clear_line():
 
 
 def test_report_hook_returns_a_section_and_writes_the_viewer(tmp_path):
-    ctx = ReportContext(real=real_source(40, seed=0), fake=make_generator("clean", seed=1).as_source(40),
-                        out_dir=tmp_path, options={"atlas": {"quick": True, "layers": "block4", "grids": (5,), "method": "pca",
-                                                             "positions": 2}})
-    assert diagnostic.applies(ctx) is None
-    section = diagnostic.run(ctx)
+    view = get_view("atlas")
+    real, fake = real_source(40, seed=0), make_generator("clean", seed=1).as_source(40)
+    options = view.options({"quick": True, "layers": "block4", "grids": (5,), "method": "pca", "positions": 2})
+    assert view.applies(real, fake, options) is None
+    section = view.section(view.fit(real, options, RunContext()), fake, RunContext(out_dir=tmp_path))
     assert section.key == "atlas" and section.figures and section.table is not None
     assert "block4" in section.data["layers"] and (tmp_path / "atlas.html").is_file()
     assert section.data["layout"]["method"] == "pca" and any("atlas.html" in note for note in section.notes)
-    small = ReportContext(real=real_source(5), fake=real_source(5), out_dir=tmp_path)
-    assert "at least" in diagnostic.applies(small)
+    assert "at least" in view.applies(real_source(5), real_source(5), view.options())

@@ -66,7 +66,7 @@ def test_quick_demo_leaves_an_index_linking_every_report(runner, tmp_path):
     index = BeautifulSoup((out / "index.html").read_text(), "html.parser")
     rows = index.select("table.index tbody tr")
     names = [r.select_one("td strong").get_text() for r in rows]
-    from genlens.report.demo import GENERATORS
+    from genlens.demo.run import GENERATORS
 
     assert names[: len(GENERATORS)] == [name for name, _ in GENERATORS]
     for row in rows:

@@ -98,7 +98,7 @@ def test_pickled_code_and_truncated_files_are_refused(tmp_path: Path) -> None:
     truncated.write_bytes(good.read_bytes()[:300])
     with pytest.raises(WeightsError, match="cannot load"):
         W.load_state_dict(truncated)
-    with pytest.raises(WeightsError, match="not found"):
+    with pytest.raises(WeightsError, match="no such checkpoint file"):
         W.load_state_dict(tmp_path / "missing.pth")
 
 

@@ -77,6 +77,9 @@ def test_generator_nan_output_is_refused() -> None:
 
 
 def test_zoo_specs_are_delegated(monkeypatch: pytest.MonkeyPatch, images: torch.Tensor) -> None:
+    from genlens.plugins import load_plugins
+
+    load_plugins()  # the zoo's plugin registers ``zoo:``; its opener imports genlens.zoo.sources on each use
     calls = []
     fake = types.ModuleType("genlens.zoo.sources")
     fake.open_zoo_spec = lambda spec: calls.append(spec) or "zoo-source"  # type: ignore[attr-defined]

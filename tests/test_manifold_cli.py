@@ -84,11 +84,11 @@ def test_cli_accepts_a_file_path_factory(tmp_path: Path, factory) -> None:
     ("args", "error", "match"),
     [
         (["--decoder", "no_such_module_xyz:build", "--latent-dim", "2"], ConfigError, "cannot import"),
-        (["--decoder", "my_decoders:missing", "--latent-dim", "3"], ConfigError, "no callable"),
+        (["--decoder", "my_decoders:missing", "--latent-dim", "3"], ConfigError, "no attribute 'missing'"),
         (["--decoder", "justaname", "--latent-dim", "3"], ConfigError, "pkg.module:factory"),
-        (["--decoder", "zoo-vae:beta=2,depth=3"], ConfigError, "unknown option"),
+        (["--decoder", "zoo-vae?beta=2&depth=3"], ConfigError, "unknown option 'depth'"),
         (["--decoder", "my_decoders:build", "--latent-dim", "4"], ConfigError, "has 3 latents"),
-        (["--decoder", "my_decoders:build", "--checkpoint", "/nonexistent.pt"], InputError, "does not exist"),
+        (["--decoder", "my_decoders:build", "--checkpoint", "/nonexistent.pt"], InputError, "no such checkpoint"),
     ],
 )
 def test_cli_errors_name_the_problem(factory, args: list[str], error: type, match: str) -> None:
@@ -103,16 +103,15 @@ def test_checkpoint_with_pickled_objects_is_refused(tmp_path: Path, factory) -> 
     torch.save({"linear.weight": torch.zeros(16, 3), "note": Path("x")}, bad)  # not plain tensors
     result = runner.invoke(app, ["manifold", "--decoder", "my_decoders:build", "--checkpoint", str(bad), "--n", "4"])
     assert isinstance(result.exception, InputError)
-    assert "weights_only" in str(result.exception)
+    assert "weights-only" in str(result.exception)
 
 
 def test_report_diagnostic_applies_only_with_a_decoder(tmp_path: Path, factory) -> None:
-    from genlens.manifold import diagnostic
-    from genlens.report.diagnostics import ReportContext
+    from genlens.views import RunContext, get_view
 
-    ctx = ReportContext(real=None, fake=None, out_dir=tmp_path)  # type: ignore[arg-type]
-    assert "no decoder" in diagnostic.applies(ctx)
-    ctx.options["manifold"] = {"decoder": "my_decoders:build", "checkpoint": str(factory[0]), "n": 8}
-    assert diagnostic.applies(ctx) is None
-    section = diagnostic.run(ctx)
+    view = get_view("manifold")
+    assert "no decoder" in view.applies(None, None, view.options())
+    options = view.options({"decoder": "my_decoders:build", "checkpoint": str(factory[0]), "n": 8})
+    assert view.applies(None, None, options) is None
+    section = view.section(view.fit(None, options, RunContext()), None, RunContext())
     assert section.key == "manifold" and section.table is not None and len(section.table.rows) == 3

@@ -12,8 +12,7 @@ from typer.testing import CliRunner
 
 from genlens.cli import _register_commands, app
 from genlens.errors import InputError
-from genlens.regions import diagnostic
-from genlens.report.diagnostics import ReportContext
+from genlens.views import RunContext, get_view
 from genlens.zoo import make_generator, real_source
 
 pytestmark = pytest.mark.slow
@@ -76,15 +75,17 @@ def test_size_mismatch_is_one_clear_line_and_exit_2(tmp_path) -> None:
 
 
 def test_report_hook(tmp_path) -> None:
-    ctx = ReportContext(real=real_source(60, seed=0), fake=make_generator("clean", seed=3).as_source(60, seed=3),
-                        out_dir=tmp_path, options={"regions": {"clusters": 3, "n_boot": 20}})
-    assert diagnostic.applies(ctx) is None
-    section = diagnostic.run(ctx)
+    view = get_view("regions")
+    real, fake = real_source(60, seed=0), make_generator("clean", seed=3).as_source(60, seed=3)
+    options = view.options({"clusters": 3, "n_boot": 20})
+    assert view.applies(real, fake, options) is None
+    fitted = view.fit(real, options, RunContext())
+    section = view.section(fitted, fake, RunContext())
     assert section.key == "regions" and section.status == "ok"
     assert "Worst region: cluster" in section.summary
     assert len(section.figures) == 4 and section.table is not None
     json.dumps(section.data)
-    other = ReportContext(real=real_source(60, seed=0), fake=real_source(60, seed=1, size=64), out_dir=tmp_path)
-    assert "pixel by pixel" in diagnostic.applies(other)
+    other = real_source(60, seed=1, size=64)
+    assert "pixel by pixel" in view.applies(real, other, options)
     with pytest.raises(InputError):
-        diagnostic.run(other)
+        view.section(fitted, other, RunContext())

@@ -10,8 +10,8 @@ import pytest
 
 from genlens import metrics as m
 from genlens.errors import ConfigError, InputError
-from genlens.metrics.diagnostic import MetricsReference
-from genlens.report.feature_space import FeatureSet
+from genlens.metrics.reference import MetricsReference
+from genlens.features.space import FeatureSet
 
 
 def _fs(x: np.ndarray, logits: np.ndarray | None = None) -> FeatureSet:

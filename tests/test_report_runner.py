@@ -1,20 +1,20 @@
-"""``genlens report``'s runner: every registered diagnostic appears -- applied, skipped with its reason,
-or failed with the error -- and the report is refused before any work when --out is inside an input."""
+"""``genlens report``'s runner: every registered view appears -- applied, skipped with its reason, or
+failed with the error -- each view is fitted once per real set, and the report is refused before any
+work when --out is inside an input."""
 
 from __future__ import annotations
 
 import json
-import sys
-import types
+from dataclasses import dataclass
 
 import pytest
 import torch
 
-from genlens.errors import InputError
+from genlens.errors import ConfigError, InputError
 from genlens.io.base import ImageSource
-from genlens.report import Section, diagnostics
-from genlens.report.diagnostics import ReportContext
-from genlens.report.runner import build_report, run_diagnostics
+from genlens.report.runner import Runner, build_report
+from genlens.views import Section, View, registry
+from genlens.views.options import option
 
 
 class TinySource(ImageSource):
@@ -41,75 +41,89 @@ class TinySource(ImageSource):
         return d
 
 
-def _module(name: str, key: str, applies, run) -> types.ModuleType:
-    mod = types.ModuleType(name)
-    mod.KEY, mod.TITLE, mod.applies, mod.run = key, key.title(), applies, run
-    return mod
+@dataclass(frozen=True)
+class NoOptions:
+    scale: float = option(1.0, "A setting.")
+
+
+def _view(key: str, applies=None, fit=None, section=None) -> View:
+    calls = []
+
+    class Made(View):
+        Options = NoOptions
+        title = key.title()
+
+        def applies(self, real, fake, options):
+            return applies(real, fake) if applies else None
+
+        def fit(self, real, options, ctx):
+            calls.append("fit")
+            return fit(real) if fit else len(real)
+
+        def section(self, reference, fake, ctx):
+            calls.append("section")
+            return section(reference, fake) if section else Section(key, key.title(), f"{reference} real vs {len(fake)} fake")
+
+    Made.key = key
+    view = Made()
+    view.calls = calls
+    return view
+
+
+def _boom(*_):
+    raise RuntimeError("kaboom")
 
 
 @pytest.fixture
-def fake_registry(monkeypatch, tmp_path):
-    calls = []
-
-    def ok_run(ctx):
-        calls.append("ok")
-        return Section(key="good", title="Good", summary=f"{len(ctx.real)} real vs {len(ctx.fake)} fake")
-
-    def boom(ctx):
-        calls.append("boom")
-        raise RuntimeError("kaboom")
-
-    def bad_input(ctx):
-        raise InputError("feature dimension mismatch: 3 vs 4")
-
-    mods = {
-        "fakediag.good.diagnostic": _module("fakediag.good.diagnostic", "good", lambda ctx: None, ok_run),
-        "fakediag.skip.diagnostic": _module("fakediag.skip.diagnostic", "skip", lambda ctx: "needs a decoder", boom),
-        "fakediag.crash.diagnostic": _module("fakediag.crash.diagnostic", "crash", lambda ctx: None, boom),
-        "fakediag.input.diagnostic": _module("fakediag.input.diagnostic", "input", lambda ctx: None, bad_input),
-        "fakediag.none.diagnostic": _module("fakediag.none.diagnostic", "none", lambda ctx: None, lambda ctx: None),
-    }
-    for name, mod in mods.items():
-        monkeypatch.setitem(sys.modules, name, mod)
-    monkeypatch.delitem(sys.modules, "fakediag_pkg.broken", raising=False)
-    pkg = tmp_path / "fakediag_pkg"
-    pkg.mkdir()
-    (pkg / "__init__.py").write_text("")
-    (pkg / "broken.py").write_text("raise ValueError('half-written module')\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(
-        diagnostics,
-        "DIAGNOSTIC_MODULES",
-        (*mods, "fakediag_pkg.broken", "fakediag_pkg.not_built_yet"),  # the latter is skipped silently
-    )
-    return calls
+def fake_registry(monkeypatch):
+    made = [
+        _view("good"),
+        _view("skip", applies=lambda real, fake: "needs a decoder", fit=_boom),
+        _view("crash", section=_boom),
+        _view("input", section=lambda *_: (_ for _ in ()).throw(InputError("feature dimension mismatch: 3 vs 4"))),
+        _view("none", section=lambda *_: None),
+        _view("unfit", fit=_boom),
+    ]
+    monkeypatch.setattr(registry, "_registered", {v.key: v for v in made})
+    monkeypatch.setattr(registry, "_builtin_keys", [v.key for v in made])
+    return {v.key: v for v in made}
 
 
-def test_every_diagnostic_becomes_a_section(fake_registry, tmp_path):
-    ctx = ReportContext(real=TinySource(5), fake=TinySource(3), out_dir=tmp_path / "r")
-    sections = {s.key: s for s in run_diagnostics(ctx)}
-    assert list(sections) == ["good", "skip", "crash", "input", "none", "broken"]
-    assert sections["good"].status == "ok" and sections["good"].summary == "5 real vs 3 fake"
+def test_every_view_becomes_a_section_and_is_fitted_once(fake_registry, tmp_path):
+    runner = Runner(TinySource(5))
+    for fake in (TinySource(3), TinySource(4)):
+        sections = {s.key: s for s in runner.sections(fake)}
+    assert list(sections) == ["good", "skip", "crash", "input", "none", "unfit"]
+    assert sections["good"].status == "ok" and sections["good"].summary == "5 real vs 4 fake"
     assert sections["skip"].status == "skipped" and sections["skip"].reason == "needs a decoder"
     assert sections["crash"].status == "failed" and "RuntimeError: kaboom" in sections["crash"].reason
     assert sections["input"].status == "failed" and "dimension mismatch" in sections["input"].reason
     assert sections["none"].status == "failed" and "not a Section" in sections["none"].reason
-    assert sections["broken"].status == "failed" and "could not import" in sections["broken"].reason
-    assert fake_registry == ["ok", "boom"]  # a skipped diagnostic is never run
+    assert sections["unfit"].status == "failed" and "kaboom" in sections["unfit"].reason
+    assert fake_registry["good"].calls == ["fit", "section", "section"]  # one fit for two generated sets
+    assert fake_registry["skip"].calls == []  # a view that does not apply is never run
+    assert fake_registry["unfit"].calls == ["fit"]  # a failed fit is reported, not retried
 
 
-def test_build_report_writes_all_sections(fake_registry, tmp_path):
-    ctx = ReportContext(real=TinySource(5), fake=TinySource(3), out_dir=tmp_path / "r")
-    html = build_report(ctx, only=["good", "crash"])
+def test_build_report_writes_the_chosen_sections(fake_registry, tmp_path):
+    html = build_report(TinySource(5), TinySource(3), tmp_path / "r", only=["good", "crash"])
     doc = json.loads((tmp_path / "r" / "results.json").read_text())
     assert list(doc["sections"]) == ["good", "crash"]
     assert doc["inputs"]["real"]["fingerprint"] == "tiny5"
     assert "kaboom" in html.read_text()
 
 
+def test_unknown_views_and_options_are_refused_before_any_work(fake_registry):
+    with pytest.raises(ConfigError, match="unknown view"):
+        Runner(TinySource(5), options={"atlass": {}})
+    with pytest.raises(ConfigError, match="unknown option.*scale"):
+        Runner(TinySource(5), options={"good": {"sclae": 2.0}})
+    assert Runner(TinySource(5), options={"good": {"scale": 2.0}}).options["good"].scale == 2.0
+    assert fake_registry["good"].calls == []
+
+
 def test_build_report_refuses_before_running(fake_registry, tmp_path):
-    ctx = ReportContext(real=TinySource(5, path=str(tmp_path)), fake=TinySource(3), out_dir=tmp_path / "r")
     with pytest.raises(InputError, match="inside the input folder"):
-        build_report(ctx)
-    assert fake_registry == []
+        build_report(TinySource(5, path=str(tmp_path)), TinySource(3), tmp_path / "r")
+    assert all(v.calls == [] for v in fake_registry.values())
     assert not (tmp_path / "r").exists()

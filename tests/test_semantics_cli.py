@@ -78,7 +78,8 @@ def test_bad_input_is_one_clear_line_with_exit_2(tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip().startswith("error:") and len(proc.stderr.strip().splitlines()) == 1
     proc = subprocess.run(
-        [sys.executable, "-c", "from genlens.cli import main; main()", "semantics", "a", "b", "--segmenter", "bogus"],
+        [sys.executable, "-c", "from genlens.cli import main; main()", "semantics", "zoo:real?n=8", "zoo:clean?n=8",
+         "--segmenter", "bogus"],
         capture_output=True, text=True, env=env, timeout=300,
     )
     assert proc.returncode == 2 and "unknown segmenter" in proc.stderr

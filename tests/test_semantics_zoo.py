@@ -76,19 +76,19 @@ def test_fsd_is_the_metrics_frechet_distance_of_the_class_area_vectors(world):
 
 def test_report_diagnostic_applies_to_zoo_inputs_and_finds_the_dropped_class(tmp_path):
     from genlens.io import ArraySource
-    from genlens.report.diagnostics import ReportContext
-    from genlens.semantics import diagnostic
+    from genlens.views import RunContext, get_view
     from genlens.zoo import make_generator, real_source
 
-    ctx = ReportContext(real=real_source(200, seed=0), fake=make_generator("drop_class", name="tree").as_source(200),
-                        out_dir=tmp_path, options={"semantics": {"quick": True, "n_boot": 200}})
-    assert diagnostic.applies(ctx) is None
-    section = diagnostic.run(ctx)
+    view = get_view("semantics")
+    real, fake = real_source(200, seed=0), make_generator("drop_class", name="tree").as_source(200)
+    options = view.options({"segmenter": "zoo-quick", "n_boot": 200})
+    assert view.applies(real, fake, options) is None
+    assert view.applies(real, fake, view.options()) is None  # world scenes name their own segmenter
+    section = view.section(view.fit(real, options, RunContext()), fake, RunContext())
     assert section.key == "semantics" and section.status == "ok"
     assert section.data["classes"][0]["name"] == "tree"
     assert "tree" in section.summary and {f.name for f in section.figures} == {"areas", "presence"}
     assert section.table is not None and section.table.rows[0][0] == "tree"
 
     plain = np.zeros((4, 3, 8, 8), np.uint8)
-    other = ReportContext(real=ArraySource(plain), fake=ArraySource(plain), out_dir=tmp_path)
-    assert "segmenter" in diagnostic.applies(other)
+    assert "--segmenter" in view.applies(ArraySource(plain), ArraySource(plain), view.options())

@@ -8,8 +8,9 @@ import pytest
 
 from genlens.atlas import stats
 from genlens.track import Tracker, TrackResult, track_report
-from genlens.track.atlas import CellSeries, counts_name, floor_metric, js_metric
-from genlens.track.events import EventRule, explain_change
+from genlens.atlas.tracking import CellSeries, cell_causes, counts_name, floor_metric, js_metric
+from genlens.track.events import EventRule
+from genlens.views import StepEvidence
 from genlens.zoo import CLASSES, make_generator, real_source
 
 N_REAL, N_FAKE, GRID = 800, 600, 12
@@ -36,7 +37,7 @@ def dropped(real, tmp_path_factory):
 @pytest.mark.slow
 def test_a_perfect_generator_scores_at_the_noise_floor(dropped):
     per = TrackResult.from_store(dropped.store).series["drop-car"]
-    for layer in dropped.reference.atlas.layers:
+    for layer in dropped.reference.fitted["atlas"].frozen.layers:
         js = np.array([v for s, v in per[js_metric(layer)] if s < 6])
         floor = np.array([v for s, v in per[floor_metric(layer)] if s < 6])
         assert np.all(floor == floor[0]) and floor[0] > 0  # one floor for one sample size
@@ -53,7 +54,7 @@ def test_dropping_cars_is_flagged_at_its_step_and_blames_cells_of_real_car_scene
     from genlens.track.measure import se_metric
 
     per = result.series["drop-car"]
-    for layer in dropped.reference.atlas.layers:
+    for layer in dropped.reference.fitted["atlas"].frozen.layers:
         steps, values = zip(*per[js_metric(layer)])
         se = dict(per[se_metric(js_metric(layer))])
         scores, _ = worsening_scores(values, False, [se[s] for s in steps])
@@ -65,7 +66,7 @@ def test_dropping_cars_is_flagged_at_its_step_and_blames_cells_of_real_car_scene
     assert cells and all(c["layer"] == "block4" and c["fakes"] == "fewer" for c in cells), cells
     assert cells[0]["real_class"] == "car"
     # ground truth: the real images whose activations fill the blamed cells show a car
-    ref = dropped.reference.atlas
+    ref = dropped.reference.fitted["atlas"].frozen
     blamed = [c["row"] * ref.grid + c["col"] for c in cells]
     rows = np.isin(ref.real_cells["block4"], blamed)
     images = np.unique(ref.real_images_of_rows[rows])
@@ -101,7 +102,8 @@ def test_cell_causes_are_the_growth_of_each_cells_js_term():
     after = real.copy()
     after[8], after[0] = 0, 40  # cell 8 emptied, cell 0 over-filled
     series = CellSeries("block4", grid, real, {0: before, 1: after}, tuple(f"c{i}" for i in range(9)))
-    causes = explain_change({}, 0, 1, cells=[series], metric=js_metric("block4"))
+    evidence = StepEvidence("r", 0, 1, {}, None, EventRule())
+    causes = cell_causes([series], evidence, "block4")
     growth = stats.js_contributions(real, after) - stats.js_contributions(real, before)
     positive = np.clip(growth, 0, None)
     assert [c["id"] for c in causes] == [f"block4:{i // grid},{i % grid}" for i in np.argsort(-positive)[: len(causes)]]
@@ -110,4 +112,5 @@ def test_cell_causes_are_the_growth_of_each_cells_js_term():
     by_cell = {(c["row"], c["col"]): c for c in causes}
     assert by_cell[(2, 2)]["fakes"] == "fewer" and by_cell[(0, 0)]["fakes"] == "more"
     assert by_cell[(2, 2)]["real_class"] == "c8"
-    assert explain_change({}, 0, 1, cells=[series], rule=EventRule(max_causes=1), metric=js_metric("block4"))[0]["share"] > 0.4
+    one = StepEvidence("r", 0, 1, {}, None, EventRule(max_causes=1))
+    assert cell_causes([series], one, "block4")[0]["share"] > 0.4

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from genlens.track.events import EventRule, detect_events, explain_change, worsening_scores
+from genlens.track.events import EventRule, detect_events, worsening_scores
+from genlens.views import StepEvidence
 
 
-def _naive_scores(values, higher_is_better, se, min_history=4, threshold=8.0):
+def _naive_scores(values, higher_is_better, se, min_history=4, threshold=10.0):
     """The documented rule written out step by step, independently of the vectorised code."""
     out = [float("nan")] * len(values)
     sign = -1.0 if higher_is_better else 1.0
@@ -21,7 +22,7 @@ def _naive_scores(values, higher_is_better, se, min_history=4, threshold=8.0):
             continue
         center = float(np.median(history))
         mad = float(np.median([abs(h - center) for h in history]))
-        measured = se[t] ** 2 + se[t - 1] ** 2
+        measured = 2 * se[t - 1] ** 2  # under 'nothing changed', both values share the earlier step's noise
         noise = max(measured**0.5, 1.4826 * mad)
         out[t] = (changes[t - 1] - center) / noise
         if out[t] > threshold:
@@ -32,11 +33,11 @@ def _naive_scores(values, higher_is_better, se, min_history=4, threshold=8.0):
 @pytest.mark.parametrize("higher", [True, False])
 def test_scores_match_the_rule_written_out(rng, higher):
     values = list(np.cumsum(rng.normal(0.1, 1.0, size=30)))
-    values[20:] = [v + 8.0 * (-1 if higher else 1) for v in values[20:]]  # one break, then a new regime
+    values[20:] = [v + 20.0 * (-1 if higher else 1) for v in values[20:]]  # one break, then a new regime
     se = list(rng.uniform(0.1, 0.5, size=30))
     got, noise = worsening_scores(values, higher, se)
     np.testing.assert_allclose(got, _naive_scores(values, higher, se), rtol=1e-12, equal_nan=True)
-    assert got[20] > 8 and np.isnan(noise[:5]).all() and np.isfinite(noise[5:21]).all()  # judged from the 5th step
+    assert got[20] > 10 and np.isnan(noise[:5]).all() and np.isfinite(noise[5:21]).all()  # judged from the 5th step
     assert np.isnan(noise[21:25]).all()  # after the break, the new regime needs 4 changes of its own
 
 
@@ -53,7 +54,7 @@ def test_a_few_quiet_changes_do_not_make_the_next_one_an_outlier_when_the_noise_
     without, _ = worsening_scores(values, True)
     with_se, noise = worsening_scores(values, True, [0.01] * 6)
     assert without[-1] > 100
-    assert with_se[-1] < 8 and noise[-1] == pytest.approx(np.sqrt(2) * 0.01)
+    assert with_se[-1] < 10 and noise[-1] == pytest.approx(np.sqrt(2) * 0.01)
 
 
 def test_an_improvement_is_never_scored_even_against_a_faster_usual_improvement():
@@ -89,7 +90,9 @@ def test_cluster_shares_split_the_fall_of_the_log_product_exactly():
     before = np.array([0.9, 0.8, 0.95, 0.7])
     after = np.array([0.9, 0.4, 0.93, 0.65])
     per_metric = {f"regions/cluster_{j:02d}": [(0, b), (1, a)] for j, (b, a) in enumerate(zip(before, after))}
-    causes = explain_change(per_metric, 0, 1, rule=EventRule(max_causes=4, min_share=0.0))
+    from genlens.regions.tracking import cluster_causes
+
+    causes = cluster_causes(StepEvidence("r", 0, 1, per_metric, None, EventRule(max_causes=4, min_share=0.0)))
     assert [c["id"] for c in causes] == [1, 3, 2]  # cluster 0 did not change
     drops = np.log(before) - np.log(after)
     assert sum(c["change"] for c in causes) == pytest.approx(np.log(before.prod()) - np.log(after.prod()))
@@ -103,13 +106,15 @@ def test_class_causes_follow_the_growth_of_the_area_gap():
         "semantics/area/house": [(0, 0.20), (1, 0.20)],
     }
     real = {"sky": 0.3, "tree": 0.1, "house": 0.2}
-    causes = explain_change(per_metric, 0, 1, real)
+    from genlens.semantics.tracking import class_causes
+
+    causes = class_causes(real, StepEvidence("r", 0, 1, per_metric, None, EventRule()))
     assert causes[0]["kind"] == "class" and causes[0]["id"] == "tree"
     assert causes[0]["share"] == pytest.approx(0.1 / 0.11)
 
 
 def test_a_highlighted_run_is_drawn_apart_from_the_band_of_the_others():
-    from genlens.track.figures import metric_panels
+    from genlens.plotting import metric_panels
 
     steps = range(6)
     series = {f"seed-{i}": {"metrics/fid": [(s, 10.0 - s + 0.1 * i) for s in steps]} for i in range(3)}
@@ -127,7 +132,7 @@ def test_kid_replicates_match_the_unbiased_mmd_of_each_resample_written_out(rng)
     import torch
 
     from genlens.metrics.kernels import PolynomialKernel
-    from genlens.track.measure import kid_replicates
+    from genlens.metrics.view import kid_replicates
 
     real, fake = rng.normal(size=(40, 6)), rng.normal(0.3, 1.0, size=(25, 6))
     resamples = rng.integers(0, 25, size=(3, 25))
@@ -141,3 +146,18 @@ def test_kid_replicates_match_the_unbiased_mmd_of_each_resample_written_out(rng)
         xx = (kxx.sum() - kxx.diagonal().sum()) / (n * (n - 1))
         yy = (kyy.sum() - kyy.diagonal().sum()) / (m * (m - 1))  # a draw is never paired with itself
         assert value == pytest.approx(float(xx + yy - 2 * kxy.mean()), rel=1e-10)
+
+
+def test_the_cli_default_threshold_is_the_rules():
+    from genlens.cli.track import DEFAULT_THRESHOLD
+
+    assert DEFAULT_THRESHOLD == EventRule().threshold
+
+
+def test_a_broken_step_is_judged_by_the_noise_before_it_not_by_its_own():
+    # KID's bootstrap error grows with KID: the blown-up step's own error (30) would hide a jump of 90
+    kid = [8.0, 8.5, 7.6, 7.9, 7.2, 97.0]
+    se = [0.3, 0.3, 0.3, 0.3, 0.3, 30.0]
+    scores, noise = worsening_scores(kid, False, se)
+    assert scores[-1] > 10 * EventRule().threshold
+    assert noise[-1] < 1.0

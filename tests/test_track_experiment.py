@@ -86,7 +86,7 @@ def planted(tmp_path_factory):
     folder = tmp_path_factory.mktemp("planted")
     tracker = Tracker(REAL, diagnostics=("metrics", "regions", "semantics"), store=folder / "track.sqlite",
                       feature_options={"quick": True}, segmenter="zoo-quick", n_regions=240, clusters=6)
-    labels = tracker.reference.partition.labels
+    labels = tracker.reference.fitted["regions"].real.partition.labels
     # the region to collapse: the bounding box of one cluster, so the right cause is known in advance
     target = int(np.argmax(np.bincount(labels.ravel())))
     ys, xs = np.nonzero(labels == target)
@@ -105,7 +105,8 @@ def planted(tmp_path_factory):
 def _scores(result, run):
     """Every judged (step, metric, score) of a run, flagged or not."""
     from genlens.track.events import worsening_scores
-    from genlens.track.measure import higher_is_better, se_metric
+    from genlens.track.events import direction_of as higher_is_better
+    from genlens.track.measure import se_metric
 
     out = []
     for metric, points in result.series[run].items():
@@ -161,4 +162,4 @@ def test_results_json_lists_events_with_causes(planted, tmp_path):
     again = Tracker(REAL, diagnostics=("metrics", "regions", "semantics"), store=tracker.store.path,
                     feature_options={"quick": True}, segmenter="zoo-quick", n_regions=240, clusters=6)
     assert again.reference.key == tracker.reference.key
-    np.testing.assert_array_equal(again.reference.partition.labels, tracker.reference.partition.labels)
+    np.testing.assert_array_equal(again.reference.fitted["regions"].real.partition.labels, tracker.reference.fitted["regions"].real.partition.labels)

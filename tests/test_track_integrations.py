@@ -75,8 +75,8 @@ def test_lightning_callback_logs_every_epoch_on_cpu(tmp_path):
             return torch.optim.Adam(self.parameters(), lr=1e-2)
 
     tracker = _tracker(tmp_path)
-    real = tracker.reference.regions_images.astype(np.float32) / 127.5 - 1.0
-    module = TinyGAN(torch.from_numpy(real.mean(axis=0)))
+    real = tracker.reference.fitted["regions"].real.spatial.float()  # (n, H, W, 3) in [-1, 1]
+    module = TinyGAN(real.mean(dim=0).permute(2, 0, 1))
     noise = torch.randn(64, 8, generator=torch.Generator().manual_seed(0))
     callback = TrackerCallback(tracker, noise=noise, run="lightning")
     data = torch.utils.data.DataLoader(torch.randn(256, 8), batch_size=32)

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +22,8 @@ from genlens._hashing import hash_array
 from genlens.errors import ConfigError
 from genlens.io.base import ImageSource
 from genlens.io.subset import PrefixSource
-from genlens.metrics.diagnostic import DEFAULT_METRICS, MetricsReference, StandardMetrics
-from genlens.report.feature_space import FeatureSet, extract, load_precomputed, resolve_feature_space
+from genlens.metrics.reference import DEFAULT_METRICS, MetricsReference, StandardMetrics
+from genlens.features.space import FeatureSet, extract, load_precomputed, resolve_feature_space
 
 PathLike = str | os.PathLike[str]
 
@@ -152,28 +152,27 @@ def report(
     options: dict[str, dict[str, Any]] | None = None,
     on_done: Any = None,
 ) -> Path:
-    """Run every diagnostic that applies to ``real`` vs ``fake``; write the report to ``out_dir``.
+    """Run every view that applies to ``real`` vs ``fake``; write the report to ``out_dir``.
 
-    ``options[key]`` passes settings to one view; ``on_done(section, seconds)`` is called after each."""
+    ``options[key]`` passes settings to one view (a mapping of its ``Options`` fields, or the
+    ``Options`` itself); ``on_done(section, seconds)`` is called after each view."""
     from genlens._device import resolve_device
-    from genlens.report.diagnostics import ReportContext
     from genlens.report.runner import build_report
+    from genlens.views import RunContext
 
     if features == "precomputed":
         raise ConfigError("a report needs images (several views look at pixels); use `genlens metrics` for feature arrays")
     real_src = open_input(real, skip_bad=skip_bad, n=n)
     fake_src = open_input(fake, skip_bad=skip_bad, n=n)
-    opts = {key: dict(val) for key, val in (options or {}).items()}
-    opts.setdefault("metrics", {}).setdefault("features", features)
-    opts["metrics"].setdefault("n_boot", n_boot)
-    opts["metrics"].setdefault("metrics", tuple(metrics))
-    ctx = ReportContext(
-        real=real_src,
-        fake=fake_src,
-        out_dir=Path(out_dir),
-        cache_dir=Path(cache_dir) if cache_dir is not None else None,
+    opts: dict[str, Any] = {key: (dict(val) if isinstance(val, Mapping) else val) for key, val in (options or {}).items()}
+    metrics_opts = opts.setdefault("metrics", {})
+    if isinstance(metrics_opts, dict):
+        metrics_opts.setdefault("features", features)
+        metrics_opts.setdefault("n_boot", n_boot)
+        metrics_opts.setdefault("metrics", tuple(metrics))
+    ctx = RunContext(
         device=str(resolve_device(None if device in (None, "auto") else device)),
+        cache_dir=Path(cache_dir) if cache_dir is not None else None,
         seed=seed,
-        options=opts,
     )
-    return build_report(ctx, title=title, only=only, on_done=on_done)
+    return build_report(real_src, fake_src, out_dir, opts, ctx, title=title, only=only, on_done=on_done)

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from genlens.plotting import pyplot
 import numpy as np  # noqa: E402
 
 from genlens.atlas.result import AtlasResult, GridResult  # noqa: E402
-from genlens.report.section import Figure  # noqa: E402
+from genlens.views.section import Figure  # noqa: E402
 
 KEY = "atlas"
 TITLE = "Activation atlas"
@@ -18,6 +15,7 @@ TITLE = "Activation atlas"
 def excess_heatmap(result: AtlasResult, key: str = "js") -> Figure:
     """Divergence minus its noise floor, layers x grid sizes: where the sets part ways beyond chance."""
     layers, grids, table = result.excess_table(key)
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(grids), 0.9 + 0.5 * len(layers)))
     limit = max(float(np.abs(table).max()), 1e-6)
     image = ax.imshow(table, cmap="magma", vmin=min(0.0, float(table.min())), vmax=limit, aspect="auto")
@@ -51,6 +49,7 @@ def atlas_panels(result: AtlasResult, layer_name: str, grid: GridResult) -> Figu
     """Real density, generated density and the smoothed log density ratio on the shared layout."""
     g = grid.grid
     empty = (grid.counts_real + grid.counts_fake) == 0
+    plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.8))
     top = max(grid.counts_real.max() / grid.counts_real.sum(), grid.counts_fake.max() / grid.counts_fake.sum())
     _panel(axes[0], grid.counts_real / grid.counts_real.sum(), g, f"real ({int(grid.counts_real.sum())})",
@@ -76,6 +75,7 @@ def icon_sheet(layer_name: str, grid: GridResult) -> Figure | None:
     for cell, icon in zip(grid.icon_cells, grid.icons):
         r, c = divmod(int(cell), g)
         canvas[r * size:(r + 1) * size, c * size:(c + 1) * size] = icon
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 6))
     ax.imshow(canvas)
     ax.set_axis_off()

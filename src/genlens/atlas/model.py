@@ -1,6 +1,7 @@
 """The network an atlas reads: a module, its input convention, the layers to hook, its class names.
 
-``resolve_model`` turns a CLI name into an :class:`AtlasModel`: ``zoo-classifier``, ``random-vgg16``,
+``resolve_model`` turns a CLI name into an :class:`AtlasModel`: a name registered with
+:func:`register_atlas_model` (the zoo registers ``zoo-classifier``), ``random-vgg16``,
 ``torchvision:<arch>`` (weights ``default|random|PATH``, built by :mod:`genlens.features` so weights
 are fetched and checked in one place) or ``pkg.module:factory`` (a callable returning an ``nn.Module``
 fed floats in [0, 1]).
@@ -8,7 +9,6 @@ fed floats in [0, 1]).
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,10 +19,10 @@ from torch import nn
 
 from genlens.errors import ConfigError
 from genlens.io.preprocess import resize_uint8
+from genlens.plugins import Registry, load_attr
 
 #: Default layers for common families (mid to late stages; early layers see colour, late ones objects).
 _DEFAULT_LAYERS: dict[str, tuple[str, ...]] = {
-    "zoo-classifier": ("block2", "block3", "block4"),
     "resnet": ("layer2", "layer3", "layer4"),
     "resnext": ("layer2", "layer3", "layer4"),
     "wide_resnet": ("layer2", "layer3", "layer4"),
@@ -55,6 +55,14 @@ class AtlasModel:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "input_size": list(self.input_size), **self.record}
+
+
+_MODELS = Registry("atlas model")
+
+
+def register_atlas_model(name: str, factory: Callable[..., AtlasModel]) -> None:
+    """Make ``resolve_model(name, ...)`` call ``factory(image_size=, input_size=, quick=, seed=, weights=)``."""
+    _MODELS.register(name, factory)
 
 
 def _normaliser(mean: Sequence[float], std: Sequence[float]) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -106,15 +114,9 @@ def resolve_model(
     """An :class:`AtlasModel` for ``name`` (see the module docstring)."""
     from genlens.features.torchvision_models import IMAGENET_MEAN, IMAGENET_STD, build_torchvision_model
 
-    if name == "zoo-classifier":
-        from genlens.io.torch_sources import module_weights_hash
-        from genlens.zoo.models import classifier
-
-        size = int(input_size or image_size[0])
-        module = classifier(size=size, quick=quick)
-        record = {"weights": f"zoo-classifier size={size} quick={quick}", "weights_sha256": module_weights_hash(module)}
-        return AtlasModel(module.eval(), name, (size, size), lambda x: x * 2.0 - 1.0,
-                          _DEFAULT_LAYERS["zoo-classifier"], tuple(module.classes), record)
+    factory = _MODELS.get(name)
+    if factory is not None:
+        return factory(image_size=image_size, input_size=input_size, quick=quick, seed=seed, weights=weights)
     if name == "random-vgg16" or name.startswith("torchvision:"):
         arch, weights = ("vgg16", "random") if name == "random-vgg16" else (name.split(":", 2)[1], weights)
         if not arch:
@@ -125,13 +127,14 @@ def resolve_model(
         classes = _imagenet_classes(arch) if weights == "default" else None
         return AtlasModel(module.eval(), name, (size, size), _normaliser(IMAGENET_MEAN, IMAGENET_STD),
                           layers, classes, {"arch": arch, **record})
-    if ":" in name and "/" not in name:
+    if ":" in name:
         module = _import_factory(name)
         size = (int(input_size), int(input_size)) if input_size else tuple(image_size)
         return AtlasModel(module.eval(), name, size, lambda x: x, probe_spatial_layers(module, size),
                           None, {"factory": name})
+    registered = "".join(f"{n}, " for n in _MODELS.names())
     raise ConfigError(
-        f"unknown atlas model {name!r}; use zoo-classifier, random-vgg16, torchvision:<arch> "
+        f"unknown atlas model {name!r}; use {registered}random-vgg16, torchvision:<arch> "
         "(with --weights default|random|PATH) or pkg.module:factory"
     )
 
@@ -146,11 +149,7 @@ def _imagenet_classes(arch: str) -> tuple[str, ...] | None:
 
 
 def _import_factory(spec: str) -> nn.Module:
-    module_name, _, attr = spec.partition(":")
-    try:
-        factory = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as err:
-        raise ConfigError(f"cannot import model factory {spec!r}: {err}") from None
+    factory = load_attr(spec, "atlas model factory")
     model = factory() if callable(factory) and not isinstance(factory, nn.Module) else factory
     if not isinstance(model, nn.Module):
         raise ConfigError(f"{spec} returned {type(model).__name__}; it must return a torch.nn.Module")

@@ -1,10 +1,10 @@
-"""The atlas result as a report :class:`~genlens.report.section.Section`."""
+"""The atlas result as a report :class:`~genlens.views.section.Section`."""
 
 from __future__ import annotations
 
 from genlens.atlas.figures import KEY, TITLE, all_figures
 from genlens.atlas.result import AtlasResult
-from genlens.report.section import Section, Table
+from genlens.views.section import Section, Table
 
 
 def build_section(result: AtlasResult) -> Section:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse, stats
 
+from genlens.statistics import half_split, random_subset
+
 DIVERGENCES = ("kl_real_fake", "kl_fake_real", "js")
 
 
@@ -89,10 +91,9 @@ def noise_floor(
     real_ids, fake_ids = np.unique(real_images), np.unique(fake_images)
     half = min(len(real_ids) // 2, len(fake_ids))
     floors, matched = [], []
-    for _ in range(splits):
-        perm = rng.permutation(real_ids)
-        a, b = perm[:half], perm[half:2 * half]
-        f = rng.choice(fake_ids, half, replace=False)
+    for _ in range(splits):  # per split: the real halves, then the fake subset, from one stream
+        a, b = (real_ids[i] for i in half_split(len(real_ids), rng, size=half))
+        f = fake_ids[random_subset(len(fake_ids), half, rng)]
         ha = histogram(real_cells[np.isin(real_images, a)], grid)
         hb = histogram(real_cells[np.isin(real_images, b)], grid)
         hf = histogram(fake_cells[np.isin(fake_images, f)], grid)

@@ -28,7 +28,7 @@ app = typer.Typer(
 )
 
 #: Commands appear in ``genlens --help`` in this order of modules; unlisted modules come after.
-MODULE_ORDER = ("metrics", "report", "regions", "semantics", "manifold", "atlas", "track")
+MODULE_ORDER = ("metrics", "report", "demo", "regions", "semantics", "manifold", "atlas", "track")
 
 
 def _register_commands() -> None:
@@ -36,6 +36,18 @@ def _register_commands() -> None:
     names.sort(key=lambda n: (MODULE_ORDER.index(n) if n in MODULE_ORDER else len(MODULE_ORDER), n))
     for name in names:
         importlib.import_module(f"{__name__}.{name}")
+    _register_view_commands()
+
+
+def _register_view_commands() -> None:
+    """A ``genlens <view>`` command for every registered view that has no hand-written one (plugins)."""
+    from genlens.cli._views import view_command
+    from genlens.views import views
+
+    taken = {c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands}
+    for view in views():
+        if view.key not in taken:
+            view_command(app, view)
 
 
 def main() -> None:

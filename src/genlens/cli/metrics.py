@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
 from genlens.cli import app
 from genlens.cli._common import console, err_console
+from genlens.cli._views import build_command, option_parameters, options_from
+from genlens.metrics.view import MetricsOptions
 
 REAL_HELP = (
     "Real images: a folder (recursive), a .npy/.npz array, or a zoo spec such as 'zoo:real?n=1000'. "
@@ -32,61 +35,45 @@ N_BOOT_HELP = (
 )
 
 
-@app.command("metrics")
-def metrics_command(
-    real: str = typer.Argument(..., help=REAL_HELP, show_default=False),
-    fake: str = typer.Argument(..., help=FAKE_HELP, show_default=False),
-    features: str = typer.Option("auto", "--features", "-f", help=FEATURES_HELP),
-    metrics: str = typer.Option(
-        "fid,kid,is,prdc,mmd,cms",
-        "--metrics",
-        "-m",
-        help="Comma-separated metrics: fid, kid, is (only with a feature space that has logits), prdc, mmd, cms.",
-    ),
-    json_out: Optional[Path] = typer.Option(
-        None, "--json", help="Write the results as JSON here (top level: 'metrics' and 'inputs').", show_default=False
-    ),
-    n: Optional[int] = typer.Option(None, "--n", min=2, help=N_HELP, show_default=False),
-    n_boot: int = typer.Option(50, "--n-boot", min=0, help=N_BOOT_HELP),
-    level: float = typer.Option(0.95, "--level", min=0.5, max=0.999, help="Confidence level of the intervals."),
-    floor: bool = typer.Option(
-        False, "--floor/--no-floor", help="Also compute each metric between two disjoint halves of REAL (noise floor)."
-    ),
-    k: int = typer.Option(5, "--k", min=1, help="Nearest neighbour k for precision/recall/density/coverage."),
-    seed: int = typer.Option(0, "--seed", help=SEED_HELP),
-    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
-    batch_size: int = typer.Option(64, "--batch-size", min=1, help=BATCH_HELP),
-    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help=CACHE_HELP, show_default=False),
-    skip_bad: bool = typer.Option(False, "--skip-bad", help=SKIP_BAD_HELP),
-) -> None:
-    """Compute standard metrics (FID, KID, IS, PRDC, MMD, CMS) between REAL and FAKE, with bootstrap CIs.
-
-    Example: genlens metrics data/real/ samples.npz --features random-vgg16 --json metrics.json
-    """
+def _metrics(values: dict[str, Any]) -> None:
     from genlens import api
     from genlens.cli._common import write_json
+    from genlens.views import get_view
 
+    options = options_from(get_view("metrics"), values)
     result = api.compute_metrics(
-        real,
-        fake,
-        features=features,
-        metrics=_split_names(metrics),
-        n=n,
-        n_boot=n_boot,
-        level=level,
-        floor=floor,
-        k=k,
-        seed=seed,
-        device=device,
-        batch_size=batch_size,
-        cache_dir=cache_dir,
-        skip_bad=skip_bad,
+        values["real"], values["fake"], features=options.features, metrics=list(options.metrics), n=values["n"],
+        n_boot=options.n_boot, level=options.level, floor=values["floor"], k=options.k, seed=values["seed"],
+        device=values["device"], batch_size=options.batch_size, cache_dir=values["cache_dir"],
+        skip_bad=values["skip_bad"],
     )
     _print_skipped(result.inputs)
     console.print(api.metrics_table(result))
-    if json_out is not None:
-        write_json(json_out, result.to_json())
-        err_console.print(f"wrote {json_out}")
+    if values["json_out"] is not None:
+        write_json(values["json_out"], result.to_json())
+        err_console.print(f"wrote {values['json_out']}")
+
+
+_POS, _KW = inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY
+build_command(app, "metrics", [
+    inspect.Parameter("real", _POS, annotation=str, default=typer.Argument(..., help=REAL_HELP, show_default=False)),
+    inspect.Parameter("fake", _POS, annotation=str, default=typer.Argument(..., help=FAKE_HELP, show_default=False)),
+    *option_parameters(MetricsOptions),
+    inspect.Parameter("json_out", _KW, annotation=Optional[Path], default=typer.Option(
+        None, "--json", help="Write the results as JSON here (top level: 'metrics' and 'inputs').", show_default=False)),
+    inspect.Parameter("n", _KW, annotation=Optional[int], default=typer.Option(
+        None, "--n", min=2, help=N_HELP, show_default=False)),
+    inspect.Parameter("floor", _KW, annotation=bool, default=typer.Option(
+        False, "--floor/--no-floor", help="Also compute each metric between two disjoint halves of REAL (noise floor).")),
+    inspect.Parameter("seed", _KW, annotation=int, default=typer.Option(0, "--seed", help=SEED_HELP)),
+    inspect.Parameter("device", _KW, annotation=str, default=typer.Option("auto", "--device", help=DEVICE_HELP)),
+    inspect.Parameter("cache_dir", _KW, annotation=Optional[Path], default=typer.Option(
+        None, "--cache-dir", help=CACHE_HELP, show_default=False)),
+    inspect.Parameter("skip_bad", _KW, annotation=bool, default=typer.Option(False, "--skip-bad", help=SKIP_BAD_HELP)),
+], _metrics, """Compute standard metrics (FID, KID, IS, PRDC, MMD, CMS) between REAL and FAKE, with bootstrap CIs.
+
+Example: genlens metrics data/real/ samples.npz --features random-vgg16 --json metrics.json
+""")
 
 
 @app.command("features")

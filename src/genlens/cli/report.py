@@ -1,4 +1,4 @@
-"""``genlens report`` (every diagnostic that applies, one HTML page) and ``genlens demo``."""
+"""``genlens report``: every view that applies, in one HTML page."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import typer
 
 from genlens.cli import app
 from genlens.cli._common import err_console
-from genlens.report.section import Section
+from genlens.views.section import Section
 from genlens.cli.metrics import (
     CACHE_HELP,
     DEVICE_HELP,
@@ -45,14 +45,32 @@ def report_command(
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
     cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help=CACHE_HELP, show_default=False),
     skip_bad: bool = typer.Option(False, "--skip-bad", help=SKIP_BAD_HELP),
+    segmenter: Optional[str] = typer.Option(None, "--segmenter", show_default=False,
+                                            help="Segmenter of the semantics view (enables it for your images), e.g. "
+                                                 "torchvision:deeplabv3_resnet50 or pkg.module:factory."),
+    atlas_model: Optional[str] = typer.Option(None, "--atlas-model", show_default=False,
+                                              help="Network of the activation atlas (default: the images' own, else "
+                                                   "random-vgg16)."),
+    atlas_layers: Optional[str] = typer.Option(None, "--atlas-layers", show_default=False,
+                                               help="Comma-separated module names of the atlas network."),
+    decoder: Optional[str] = typer.Option(None, "--decoder", show_default=False,
+                                          help="Decoder of the latent-manifold view (enables it), e.g. pkg.module:factory."),
+    clusters: Optional[int] = typer.Option(None, "--clusters", "-k", min=1, show_default=False,
+                                           help="Pixel clusters of the regions view (default: the largest-gap rule)."),
+    assignments: list[str] = typer.Option([], "--set", show_default=False,
+                                          help="Any view's option, as view.option=value (repeatable), e.g. --set "
+                                               "regions.bandwidth_scale=0.1 --set atlas.grids=20,40. Each view's "
+                                               "options are listed by `genlens <view> --help`."),
 ) -> None:
-    """Run every diagnostic that applies to REAL vs FAKE and write one self-contained HTML report.
+    """Run every view that applies to REAL vs FAKE and write one self-contained HTML report.
 
     Example: genlens report data/real/ samples/ --out report/
     """
     from genlens import api
 
     only_keys = [k.strip() for k in only.split(",") if k.strip()] if only else None
+    shortcuts = {("semantics", "segmenter"): segmenter, ("atlas", "model"): atlas_model,
+                 ("atlas", "layers"): atlas_layers, ("manifold", "decoder"): decoder, ("regions", "clusters"): clusters}
     html = api.report(
         real,
         fake,
@@ -67,32 +85,33 @@ def report_command(
         device=device,
         cache_dir=cache_dir,
         skip_bad=skip_bad,
+        options=view_options(assignments, shortcuts),
         on_done=_progress,
     )
     err_console.print(f"wrote {html}")
 
 
+def view_options(assignments: list[str], shortcuts: dict[tuple[str, str], object]) -> dict[str, dict[str, object]]:
+    """``--set view.option=value`` and the named shortcuts as ``{view: {option: value}}`` (values parsed by type)."""
+    from genlens.errors import ConfigError
+    from genlens.views import get_view
+    from genlens.views.options import parse_assignments, parse_value
+
+    options: dict[str, dict[str, object]] = {}
+    for key, values in parse_assignments(assignments).items():
+        view = get_view(key)
+        options[key] = {name: parse_value(view.Options, name, text, label=f"--set {key}.{name}")
+                        for name, text in values.items()}
+    for (key, name), value in shortcuts.items():
+        if value is None:
+            continue
+        if name in options.get(key, {}):
+            raise ConfigError(f"{key}.{name} is given twice (a flag and --set); give it once")
+        text = value if isinstance(value, str) else str(value)
+        options.setdefault(key, {})[name] = parse_value(get_view(key).Options, name, text)
+    return options
+
+
 def _progress(section: Section, seconds: float) -> None:
     err_console.print(f"  {section.title}: {section.status} ({seconds:.0f}s)", markup=False, highlight=False)
 
-
-@app.command("demo")
-def demo_command(
-    out: Path = typer.Option(Path("genlens-demo"), "--out", "-o", help="Output directory for index.html and one report per generator."),
-    quick: bool = typer.Option(False, "--quick", help="Tiny sample counts and quick zoo models (seconds; for tests)."),
-    n: Optional[int] = typer.Option(None, "--n", min=50, help="Images per set (default: 1000, or 200 with --quick).", show_default=False),
-    device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
-    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help=CACHE_HELP, show_default=False),
-    seed: int = typer.Option(0, "--seed", help=SEED_HELP),
-    track: bool = typer.Option(True, "--track/--no-track", help="Also run the tracking experiment (DCGAN over epochs "
-                               "and seeds) into DIR/tracking."),
-) -> None:
-    """Run every view on generators with known, planted defects and compare what each view found.
-
-    Builds the world, a real set, eight defective generators and the trained zoo DCGAN, writes one report
-    per generator and DIR/index.html. Example: genlens demo --out genlens-demo
-    """
-    from genlens.report.demo import run_demo
-
-    index = run_demo(out, quick=quick, n=n, device=device, cache_dir=cache_dir, seed=seed, track=track)
-    err_console.print(f"open {index}")

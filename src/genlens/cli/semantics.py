@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
 from genlens.cli import app
+from genlens.cli._views import build_command, inputs, option_parameters, options_from, outputs
+from genlens.semantics.view import SemanticsOptions
 
 _SEGMENTER_HELP = (
     "Segmenter: zoo / zoo-quick (world classes), torchvision:<arch> or deeplabv3 / fcn (21 VOC classes; "
     "weights must be cached when offline), hf:<local model folder>, or pkg.module:factory."
-)
+)  # the invert command's; the semantics command's comes from SemanticsOptions
 
 
 def _write_figures(figures: list, out: Path) -> list[str]:  # type: ignore[type-arg]
@@ -36,41 +38,27 @@ def _refuse_inside(out: Path, *inputs: str) -> None:
             raise InputError(f"--out {out} lies inside the input folder {spec}; choose a folder outside it")
 
 
-@app.command("semantics")
-def semantics_command(
-    real: str = typer.Argument(..., help="Real images: a folder, a .npy/.npz array, or a zoo spec ('zoo:real?n=500').",
-                               show_default=False),
-    fake: str = typer.Argument(..., help="Generated images, in any form REAL accepts.", show_default=False),
-    segmenter: str = typer.Option("zoo", "--segmenter", "-s", help=_SEGMENTER_HELP),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="Write the results as JSON here.", show_default=False),
-    out: Optional[Path] = typer.Option(None, "--out", help="Write the figures (PNG) into this folder.",
-                                       show_default=False),
-    n: Optional[int] = typer.Option(None, "--n", min=2, show_default=False,
-                                    help="Use at most the first N images of each input (compare models at equal N)."),
-    n_boot: int = typer.Option(1000, "--n-boot", min=10, help="Bootstrap resamples for the CIs."),
-    level: float = typer.Option(0.95, "--level", min=0.5, max=0.999, help="Confidence level of the CIs."),
-    presence_threshold: float = typer.Option(0.0, "--presence-threshold", min=0.0, max=1.0,
-                                             help="A class is present in an image when its area fraction exceeds this."),
-    batch_size: int = typer.Option(64, "--batch-size", min=1, help="Images per segmenter batch."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap and the real split-half floor."),
-    device: str = typer.Option("auto", "--device", help="auto (GPU when present), cpu, cuda, ..."),
-) -> None:
-    """Segment REAL and FAKE, compare per-class area and presence (bootstrap CIs), rank the classes the
-    generator under- or over-produces, and report the Fréchet Segmentation Distance with a real noise floor.
-
-    Example: genlens semantics zoo:real?n=500 'zoo:drop_class?name=car&n=500' --segmenter zoo --json sem.json --out sem/
-    """
+def _semantics(values: dict[str, Any]) -> None:
     from rich.table import Table
 
+    from genlens._device import resolve_device
     from genlens.cli._common import console, write_json
+    from genlens.errors import ConfigError
     from genlens.io.sources import open_source
-    from genlens.semantics import compare_sources, get_segmenter
+    from genlens.views import RunContext, get_view
 
+    out, json_out = values["out"], values["json_out"]
     if out is not None:
-        _refuse_inside(out, real, fake)
-    seg = get_segmenter(segmenter, device=device)
-    result = compare_sources(open_source(real), open_source(fake), seg, batch_size=batch_size, n_boot=n_boot,
-                             level=level, seed=seed, presence_threshold=presence_threshold, max_images=n)
+        _refuse_inside(out, values["real"], values["fake"])
+    view = get_view("semantics")
+    options = options_from(view, values)
+    real, fake = open_source(values["real"]), open_source(values["fake"])
+    reason = view.applies(real, fake, options)
+    if reason is not None:
+        raise ConfigError(reason)
+    device = values["device"]
+    ctx = RunContext(device=str(resolve_device(None if device == "auto" else device)), seed=values["seed"])
+    result = view.compare(view.fit(real, options, ctx), fake, ctx)
     payload = result.to_dict()
     if out is not None:
         payload["figures"] = _write_figures(result.figures(), out)
@@ -79,7 +67,8 @@ def semantics_command(
     c = result.comparison
     table = Table(title=f"Classes by z (FSD {c.fsd:.4g}; real split-half floor "
                         f"{'n/a' if c.fsd_floor is None else f'{c.fsd_floor:.4g}'}; areas are fractions)")
-    for col in ("class", "real area", "fake area", f"diff [{int(level * 100)}% CI]", "real pres.", "fake pres.", "z"):
+    for col in ("class", "real area", "fake area", f"diff [{int(options.level * 100)}% CI]", "real pres.",
+                "fake pres.", "z"):
         table.add_column(col, justify="left" if col == "class" else "right")
     for s in c.classes:
         table.add_row(s.name, f"{s.real_area:.4f}", f"{s.fake_area:.4f}",
@@ -87,6 +76,17 @@ def semantics_command(
                       f"{s.real_presence:.3f}", f"{s.fake_presence:.3f}", f"{s.z:+.1f}")
     console.print(table)
     console.print(result.summary())
+
+
+build_command(app, "semantics", [
+    *inputs(),
+    *option_parameters(SemanticsOptions),
+    *outputs("Write the figures (PNG) into this folder.", "Seed of the bootstrap and the real split-half floor."),
+], _semantics, """Segment REAL and FAKE, compare per-class area and presence (bootstrap CIs), rank the classes the
+generator under- or over-produces, and report the Fréchet Segmentation Distance with a real noise floor.
+
+Example: genlens semantics zoo:real?n=500 'zoo:drop_class?name=car&n=500' --json sem.json --out sem/
+""")
 
 
 @app.command("invert")

@@ -10,6 +10,9 @@ import typer
 from genlens.cli import app
 from genlens.cli._common import err_console
 
+#: The event rule's default threshold (genlens.track.events.EventRule), without importing numpy for --help.
+DEFAULT_THRESHOLD = 10.0
+
 
 @app.command("track")
 def track_command(
@@ -40,8 +43,9 @@ def track_command(
                                             help="pkg.module:factory building the generator, for checkpoint runs."),
     latent_dim: Optional[int] = typer.Option(None, "--latent-dim", min=1, show_default=False,
                                              help="Latent size of the generator, for checkpoint runs."),
-    threshold: float = typer.Option(6.0, "--threshold", min=0.0,
-                                    help="Event threshold in robust noise units of the run's own changes."),
+    threshold: float = typer.Option(DEFAULT_THRESHOLD, "--threshold", min=0.0,
+                                    help="Event threshold in noise units (the larger of a metric's measured noise "
+                                         "and the spread of the run's earlier changes)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the fixed noise and of random choices."),
     device: str = typer.Option("auto", "--device", help="auto (GPU when present), cpu, cuda, ..."),
 ) -> None:
@@ -74,7 +78,7 @@ def track_command(
     err_console.print(f"tracked {logged} new step(s) of {len(found)} run(s); {len(result.events)} event(s)")
     for event in result.events[:20]:
         causes = ", ".join(f"{c['name']} {100 * c['share']:.0f}%" for c in event.causes) or "-"
-        err_console.print(f"  {event.run} step {event.step}: {event.metric} {event.change:+.4g} (causes: {causes})")
+        err_console.print(f"  {event.describe()} (causes: {causes})", markup=False, highlight=False)
     err_console.print(f"report: {out_dir / 'report.html'}")
 
 

@@ -1,20 +1,26 @@
-"""Extractor names -> extractors: the one place a string like ``torchvision:resnet50:layer3`` is parsed."""
+"""Extractor names -> extractors: the one place a string like ``torchvision:resnet50:layer3`` is parsed.
+
+Plugins add exact names with :func:`register_extractor` (the zoo registers ``zoo-classifier``);
+registered names are looked up before the built-in patterns.
+"""
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from typing import Any
 
 import torch
 
 from genlens.errors import ConfigError
 from genlens.features.base import FeatureExtractor
+from genlens.plugins import Registry
 
 #: Names accepted by :func:`get_extractor` (patterns shown with their placeholders).
 EXTRACTOR_NAMES = (
     "pixels",
     "inception-v3-fid",
     "random-vgg16",
-    "zoo-classifier",
     "dinov2-vit{s,b,l,g}14",
     "clip-vit-{b32,b16,l14}",
     "torchvision:<arch>[:<layer>[,<layer>...]]",
@@ -22,13 +28,37 @@ EXTRACTOR_NAMES = (
     "precomputed",
 )
 
+_EXTRACTORS = Registry("feature extractor")
 
-def get_extractor(name: str, device: str | torch.device | None = None, **kwargs: Any) -> FeatureExtractor:
+
+def register_extractor(name: str, factory: Callable[..., FeatureExtractor]) -> None:
+    """Make ``get_extractor(name, device=..., **kwargs)`` call ``factory(device=..., **kwargs)``.
+
+    A factory with an ``image_size`` parameter also gets the images' ``(height, width)``, for networks
+    trained per image size.
+    """
+    _EXTRACTORS.register(name, factory)
+
+
+def extractor_names() -> tuple[str, ...]:
+    """The built-in patterns and every registered name."""
+    return (*EXTRACTOR_NAMES, *_EXTRACTORS.names())
+
+
+def get_extractor(
+    name: str, device: str | torch.device | None = None, image_size: tuple[int, int] | None = None, **kwargs: Any
+) -> FeatureExtractor:
     """Build the extractor called ``name``; ``kwargs`` go to its constructor (weights, dtype, spatial...).
 
+    ``image_size`` is a hint for registered networks trained per image size; others ignore it.
     ``precomputed`` is not a network: read such features with
     :func:`~genlens.features.simple.load_precomputed` instead.
     """
+    factory = _EXTRACTORS.get(name)
+    if factory is not None:
+        if image_size is not None and "image_size" in inspect.signature(factory).parameters:
+            kwargs["image_size"] = tuple(image_size)
+        return factory(device=device, **kwargs)
     if name == "pixels":
         from genlens.features.simple import PixelExtractor
 
@@ -57,13 +87,9 @@ def get_extractor(name: str, device: str | torch.device | None = None, **kwargs:
         from genlens.features.simple import TorchScriptExtractor
 
         return TorchScriptExtractor(name.split(":", 1)[1], device=device, **kwargs)
-    if name == "zoo-classifier":
-        from genlens.features.torchvision_models import zoo_classifier_extractor
-
-        return zoo_classifier_extractor(device=device, **kwargs)
     if name == "precomputed":
         raise ConfigError(
             "'precomputed' features are read from (n, d) .npy/.npz arrays with "
             "genlens.features.load_precomputed(path), not extracted by a network"
         )
-    raise ConfigError(f"unknown feature extractor {name!r}; known: {', '.join(EXTRACTOR_NAMES)}")
+    raise ConfigError(f"unknown feature extractor {name!r}; known: {', '.join(extractor_names())}")

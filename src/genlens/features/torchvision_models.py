@@ -191,27 +191,8 @@ def torchvision_extractor(
     return ModuleExtractor(model, layers, name=name, weights=record, **kwargs)
 
 
-def random_vgg16(seed: int = 0, **kwargs: Any) -> TorchvisionExtractor:
+def random_vgg16(seed: int = 0, **kwargs: Any) -> ModuleExtractor:
     """``random-vgg16``: seeded random VGG-16 at fc2 after ReLU (4096-d)."""
     return torchvision_extractor(
         "vgg16", layers="classifier.4", weights="random", seed=seed, name="random-vgg16", **kwargs
-    )
-
-
-def zoo_classifier_extractor(size: int = 32, quick: bool = False, **kwargs: Any) -> ModuleExtractor:
-    """``zoo-classifier``: the planted-defect world's classifier, penultimate features (and ``fc`` logits).
-
-    It is trained on the world itself, so for zoo images it is the natural feature space. Inputs are
-    scaled to [-1, 1] as in its training; no resize beyond ``size``.
-    """
-    from genlens.io.torch_sources import module_weights_hash
-    from genlens.zoo.models import classifier
-
-    model = classifier(size=size, quick=quick)
-    record = {"weights": f"zoo-classifier size={size} quick={quick}", "weights_sha256": module_weights_hash(model)}
-    signed = ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
-    kwargs.setdefault("aliases", {"penultimate": "features", "fc": "logits"})
-    layers = kwargs.pop("layers", "penultimate,fc")
-    return ModuleExtractor(
-        model, layers, name="zoo-classifier", weights=record, input_size=size, mean_std=signed, **kwargs
     )

@@ -11,7 +11,8 @@ Files live in ``default_cache_dir()/weights/<file name>``; a copy that torch.hub
 
 A file that fails its check is refused and never loaded. With ``GENLENS_OFFLINE=1`` nothing is downloaded;
 a missing file raises :class:`~genlens.errors.WeightsError` naming the URL and the exact path to place it at.
-Every load is ``torch.load(..., weights_only=True)``: a weights file can hold tensors, never code.
+Every load goes through :func:`genlens.plugins.load_state_dict` (``torch.load(..., weights_only=True)``):
+a weights file can hold tensors, never code.
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ from typing import Any
 
 import torch
 
+from genlens import plugins
 from genlens._fs import atomic_path, default_cache_dir
 from genlens._hashing import sha256_file
-from genlens.errors import ConfigError, WeightsError
+from genlens.errors import ConfigError, InputError, WeightsError
 
 _HASH_IN_NAME = re.compile(r"-([0-9a-f]{6,64})\.[A-Za-z0-9]+$")
 
@@ -136,19 +138,12 @@ def fetch(spec: WeightsSpec) -> Path:
 
 
 def load_state_dict(path: str | Path) -> dict[str, Any]:
-    """``torch.load(path, weights_only=True)`` on CPU, with a clear error for unreadable files."""
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise WeightsError(f"weights file not found: {path}")
+    """:func:`genlens.plugins.load_state_dict` (``weights_only=True``), failing as a :class:`WeightsError`:
+    an unreadable weights file is a weights problem, whatever the reason."""
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # truncated zip, pickle with code, wrong format: all mean "not usable"
-        raise WeightsError(f"cannot load weights from {path}: {type(err).__name__}: {err}") from None
-    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict):
-        raise WeightsError(f"{path} does not hold a state dict (got {type(state).__name__})")
-    return state
+        return plugins.load_state_dict(path)
+    except InputError as err:
+        raise WeightsError(f"cannot load weights from {path}: {err}") from None
 
 
 def load_into(module: torch.nn.Module, state: dict[str, Any], source: str) -> None:

@@ -43,6 +43,12 @@ class ImageSource(abc.ABC):
             "fingerprint": self.fingerprint(),
         }
 
+    def defaults(self) -> dict[str, str]:
+        """Networks that suit these images when the user names none, by role (``features``,
+        ``segmenter``, ``atlas_model``). Plain user images have none: genlens then uses generic
+        networks and never attaches another world's class names to them."""
+        return {}
+
     def batches(self, batch_size: int = 64, start: int = 0) -> Iterator[torch.Tensor]:
         """Iterate ``read`` in consecutive batches from ``start``."""
         if batch_size < 1:

@@ -29,5 +29,8 @@ class PrefixSource(ImageSource):
     def fingerprint(self) -> str:
         return hash_json({"prefix_of": self.source.fingerprint(), "n": self.n}, 32)
 
+    def defaults(self) -> dict[str, str]:
+        return self.source.defaults()
+
     def describe(self) -> dict[str, Any]:
         return {**self.source.describe(), "n": self.n, "n_available": len(self.source), "fingerprint": self.fingerprint()}

@@ -25,6 +25,7 @@ from genlens.manifold.collect import (
 )
 from genlens.manifold.jacobian import Decoder, FullDirection
 from genlens.manifold.result import ManifoldResult
+from genlens.statistics import bootstrap_weights, percentile_interval
 
 
 def analyze(
@@ -98,7 +99,7 @@ def summarize(
     """Averages and bootstrap intervals of the metrics from per-sample Jacobian summaries."""
     h0 = mm.H0 if include_h0 else 0.0
     d, n = stats.latent_dim, stats.n
-    weights = mm.bootstrap_weights_stratified(stats.labels, n, n_boot, seed) if n_boot else None
+    weights = bootstrap_weights(n, n_boot, seed, labels=stats.labels) if n_boot else None
 
     per_sample_ln = None if stats.axes is not None else mm.log_norms(stats.sq_norms)
     entropy_ci = np.full((d, 2), np.nan)
@@ -108,7 +109,7 @@ def summarize(
         if weights is not None:
             onehot = np.eye(d)[stats.axes]
             reps = (weights @ (onehot * ln[:, None])) / np.maximum(weights @ onehot, 1e-300)
-            entropy_ci = mm.percentile_interval(reps + h0)
+            entropy_ci = percentile_interval(reps + h0)
     else:
         mean_ln = per_sample_ln.mean(0)
     active = mm.active_dimensions(mean_ln, stats.output_dim, stats.output_range, inactive_tol)
@@ -137,7 +138,7 @@ def summarize(
     means = dict(zip(names, _split(values.mean(0), names, blocks)))
     cis = {}
     if weights is not None and names:
-        intervals = mm.percentile_interval(weights @ values)  # (k, 2)
+        intervals = percentile_interval(weights @ values)  # (k, 2)
         cis = dict(zip(names, _split(intervals, names, blocks)))
     if "entropy" in cis:
         entropy_ci = cis["entropy"]
@@ -204,6 +205,6 @@ def index_set_mi(
     values = mm.set_mi_samples(stats.gram, first, second)
     if not n_boot:
         return float(values.mean()), None
-    reps = mm.bootstrap_weights_stratified(stats.labels, stats.n, n_boot, seed) @ values
-    lo, hi = mm.percentile_interval(reps)
+    reps = bootstrap_weights(stats.n, n_boot, seed, labels=stats.labels) @ values
+    lo, hi = percentile_interval(reps)
     return float(values.mean()), (float(lo), float(hi))

@@ -17,6 +17,7 @@ from genlens.manifold import metrics as mm
 from genlens.manifold.collect import check_latents, value_range, decoder_placement
 from genlens.manifold.jacobian import Decoder, flat_decoder, full_jacobian
 from genlens.manifold.result import CrossManifoldResult
+from genlens.statistics import bootstrap_weights, percentile_interval
 
 
 def cross_model_mi(
@@ -71,8 +72,8 @@ def cross_model_mi(
     d_a, d_b = mi_n.shape[1:]
     ci = np.full((d_a, d_b, 2), np.nan)
     if n_boot:
-        reps = mm.bootstrap_weights(n, n_boot, seed) @ mi_n.reshape(n, -1)
-        ci = mm.percentile_interval(reps).reshape(d_a, d_b, 2)
+        reps = bootstrap_weights(n, n_boot, seed) @ mi_n.reshape(n, -1)
+        ci = percentile_interval(reps).reshape(d_a, d_b, 2)
     return CrossManifoldResult(
         names=names,
         mi=mi_n.mean(0),

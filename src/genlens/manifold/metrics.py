@@ -19,6 +19,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+# The bootstrap of this view is genlens.statistics' own, re-exported under the names callers use.
+
 #: Entropy of a standard normal coordinate, nats.
 H0 = 0.5 * math.log(2 * math.pi * math.e)
 #: Floor of ``1 - cos^2`` and of the eigenvalues of the cosine matrix (collinear columns).
@@ -114,33 +116,6 @@ def stochastic_mean_log_norm(log_norm: np.ndarray, axes: np.ndarray, latent_dim:
     counts = np.bincount(axes, minlength=latent_dim).astype(np.float64)
     sums = np.bincount(axes, weights=log_norm, minlength=latent_dim)
     return sums / np.maximum(counts, 1.0)
-
-
-def bootstrap_weights(n: int, n_boot: int, seed: int) -> np.ndarray:
-    """``(n_boot, n)`` resampling weights (multinomial counts / n): a mean is one matmul away."""
-    rng = np.random.default_rng(seed)
-    return rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(np.float64) / n
-
-
-def bootstrap_weights_stratified(
-    labels: np.ndarray | None, n: int, n_boot: int, seed: int
-) -> np.ndarray:
-    """Like :func:`bootstrap_weights`, resampling within each class so class shares stay fixed."""
-    if labels is None:
-        return bootstrap_weights(n, n_boot, seed)
-    rng = np.random.default_rng(seed)
-    weights = np.zeros((n_boot, n))
-    for label in np.unique(labels):
-        idx = np.flatnonzero(labels == label)
-        weights[:, idx] = rng.multinomial(idx.size, np.full(idx.size, 1.0 / idx.size), size=n_boot)
-    return weights / n
-
-
-def percentile_interval(replicates: np.ndarray, level: float = 0.95) -> np.ndarray:
-    """Percentile bootstrap interval ``(..., 2)`` over the first axis of ``replicates``."""
-    alpha = (1.0 - level) / 2.0
-    lo, hi = np.quantile(replicates, [alpha, 1.0 - alpha], axis=0)
-    return np.stack([lo, hi], axis=-1)
 
 
 def entropy_order(entropy: np.ndarray, active: np.ndarray) -> np.ndarray:

@@ -8,7 +8,7 @@ import numpy as np
 
 from genlens.manifold import figures
 from genlens.manifold.result import CrossManifoldResult, ManifoldResult
-from genlens.report.section import Figure, Section, Table
+from genlens.views.section import Figure, Section, Table
 
 KEY = "manifold"
 TITLE = "Latent manifold"

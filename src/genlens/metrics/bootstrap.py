@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal
 
 import numpy as np
@@ -28,6 +29,7 @@ from genlens._progress import track
 from genlens.errors import ConfigError, GenlensError
 from genlens.metrics._result import MetricResult
 from genlens.metrics._validate import ArrayLike, check_positive_int
+from genlens.statistics import basic_interval, percentile_interval, resample_indices
 
 
 @dataclass(frozen=True)
@@ -89,16 +91,16 @@ def bootstrap_ci(
     rng = np.random.default_rng(seed)
     replicates = np.empty(n_boot, dtype=np.float64)
     for r in track(range(n_boot), "bootstrap", total=n_boot):
-        resampled = [_take(s, rng.integers(0, size, size)) for s, size in zip(sets, sizes)]
+        # one resample of each set in turn: the sets' draws interleave, replicate by replicate
+        resampled = [_take(s, resample_indices(size, 1, rng)[0]) for s, size in zip(sets, sizes)]
         replicates[r] = _score(metric_fn, *resampled)
     if not np.isfinite(replicates).all():
         raise GenlensError(
             f"bootstrap_ci: the metric was not finite on {int((~np.isfinite(replicates)).sum())} of "
             f"{n_boot} resamples; it is unstable at this sample size."
         )
-    tail = (1.0 - float(level)) / 2.0
-    q_lo, q_hi = (float(q) for q in np.quantile(replicates, [tail, 1.0 - tail]))
-    low, high = (q_lo, q_hi) if method == "percentile" else (2 * estimate - q_hi, 2 * estimate - q_lo)
+    interval = percentile_interval if method == "percentile" else partial(basic_interval, estimate)
+    low, high = (float(q) for q in interval(replicates, float(level)))
     return BootstrapCI(
         estimate=estimate,
         low=low,

@@ -7,6 +7,7 @@ features.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -75,6 +76,68 @@ def build_partition(
     )
 
 
+@dataclass(frozen=True, eq=False)
+class RealRegions:
+    """What the regions view keeps of the real set: its spatial representation, partition and bandwidth."""
+
+    spatial: torch.Tensor  # float64 (n, H, W, C)
+    info: dict[str, Any]
+    partition: PixelPartition
+    gamma: float
+    bandwidth_scale: float
+    mean_real: np.ndarray | None  # uint8 (H, W, 3) mean image, when the inputs are images
+
+
+def fit_regions(
+    real: SpatialInput,
+    partition: PixelPartition | None = None,
+    clusters: int | None = None,
+    bandwidth_scale: float = 1.0,
+    max_images: int | None = 2000,
+    device: torch.device | str | None = None,
+    **partition_options: Any,
+) -> RealRegions:
+    """The real side of the regions view: a partition (given, or built from ``real``) and the CMS bandwidth.
+
+    ``partition_options`` go to :func:`build_partition`. The bandwidth is ``1 / (bandwidth_scale *
+    median)`` with the partition's reference median, so results of one partition are comparable across
+    checkpoints.
+    """
+    x, real_info = load_spatial(real, "real", max_images)
+    if partition is None:
+        partition = build_partition(x, clusters=clusters, bandwidth_scale=bandwidth_scale, device=device, **partition_options)
+    if partition.image_size != (x.shape[1], x.shape[2]):
+        raise InputError(
+            f"the partition is for {partition.image_size[0]}x{partition.image_size[1]} images but the "
+            f"inputs are {x.shape[1]}x{x.shape[2]}; build a new partition for this size"
+        )
+    median = partition.median_sq_dist if partition.median_sq_dist is not None else median_sq_distance(x, device=device)
+    mean_real = None
+    if x.shape[3] == 3 and (isinstance(real, ImageSource) or _is_uint8(real)):
+        mean_real = ((x.mean(dim=0) + 1.0) * 127.5).clamp(0, 255).round().to(torch.uint8).numpy()
+    return RealRegions(x, real_info, partition, gamma_from_median(median, bandwidth_scale), bandwidth_scale, mean_real)
+
+
+def compare_regions(
+    real: RealRegions,
+    fake: SpatialInput,
+    plan: CmsPlan | None = None,
+    max_images: int | None = 2000,
+    device: torch.device | str | None = None,
+) -> RegionsResult:
+    """Cluster-wise CMS of ``fake`` against a fitted real side."""
+    plan = plan or CmsPlan()
+    x = real.spatial
+    y, fake_info = load_spatial(fake, "fake", max_images)
+    if x.shape[1:3] != y.shape[1:3]:
+        _refuse_sizes(tuple(x.shape[1:3]), tuple(y.shape[1:3]))
+    est = cluster_cms(x, y, real.partition.labels, real.gamma, plan, device=device)
+    return RegionsResult.from_estimates(
+        est, real.partition, real.gamma, real.bandwidth_scale, plan, int(x.shape[0]), int(y.shape[0]),
+        mean_real=real.mean_real, inputs={"real": real.info, "fake": fake_info},
+    )
+
+
 def analyze_regions(
     real: SpatialInput,
     fake: SpatialInput,
@@ -86,37 +149,32 @@ def analyze_regions(
     device: torch.device | str | None = None,
     **partition_options: Any,
 ) -> RegionsResult:
-    """Cluster-wise CMS of ``fake`` against ``real``.
+    """Cluster-wise CMS of ``fake`` against ``real``: :func:`fit_regions` then :func:`compare_regions`.
 
     Without ``partition`` one is built from ``real`` (``clusters`` = k or ``None`` for the
-    largest-gap rule; ``partition_options`` go to :func:`build_partition`). The CMS bandwidth is
-    ``1 / (bandwidth_scale * median)`` with the partition's reference median, so results of one
-    partition are comparable across checkpoints.
+    largest-gap rule; ``partition_options`` go to :func:`build_partition`).
     """
-    plan = plan or CmsPlan()
-    x, real_info = load_spatial(real, "real", max_images)
-    y, fake_info = load_spatial(fake, "fake", max_images)
-    if x.shape[1:3] != y.shape[1:3]:
-        raise InputError(
-            f"real images are {x.shape[1]}x{x.shape[2]} but fake images are {y.shape[1]}x{y.shape[2]}; "
-            "regions compares pixel by pixel, so resize one set to the other's size first"
-        )
-    if partition is None:
-        partition = build_partition(x, clusters=clusters, bandwidth_scale=bandwidth_scale, device=device, **partition_options)
-    if partition.image_size != (x.shape[1], x.shape[2]):
-        raise InputError(
-            f"the partition is for {partition.image_size[0]}x{partition.image_size[1]} images but the "
-            f"inputs are {x.shape[1]}x{x.shape[2]}; build a new partition for this size"
-        )
-    median = partition.median_sq_dist if partition.median_sq_dist is not None else median_sq_distance(x, device=device)
-    gamma = gamma_from_median(median, bandwidth_scale)
-    est = cluster_cms(x, y, partition.labels, gamma, plan, device=device)
-    mean_real = None
-    if x.shape[3] == 3 and (isinstance(real, ImageSource) or _is_uint8(real)):
-        mean_real = ((x.mean(dim=0) + 1.0) * 127.5).clamp(0, 255).round().to(torch.uint8).numpy()
-    return RegionsResult.from_estimates(
-        est, partition, gamma, bandwidth_scale, plan, int(x.shape[0]), int(y.shape[0]),
-        mean_real=mean_real, inputs={"real": real_info, "fake": fake_info},
+    real_size, fake_size = _spatial_size(real), _spatial_size(fake)
+    if None not in (real_size, fake_size) and real_size != fake_size:  # refuse before clustering the real set
+        _refuse_sizes(real_size, fake_size)
+    fitted = fit_regions(real, partition, clusters, bandwidth_scale, max_images, device, **partition_options)
+    return compare_regions(fitted, fake, plan, max_images, device)
+
+
+def _spatial_size(data: SpatialInput) -> tuple[int, int] | None:
+    """``(H, W)`` of an input without reading it (``None`` when its layout is not known yet)."""
+    if isinstance(data, ImageSource):
+        return tuple(data.image_size)
+    shape = tuple(getattr(data, "shape", ()))
+    if len(shape) != 4:
+        return None
+    return shape[2:4] if _is_uint8(data) else shape[1:3]
+
+
+def _refuse_sizes(real: tuple[int, ...], fake: tuple[int, ...]) -> None:
+    raise InputError(
+        f"real images are {real[0]}x{real[1]} but fake images are {fake[0]}x{fake[1]}; "
+        "regions compares pixel by pixel, so resize one set to the other's size first"
     )
 
 

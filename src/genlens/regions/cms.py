@@ -27,6 +27,7 @@ from genlens._progress import track
 from genlens.errors import ConfigError, InputError, TooFewSamplesError
 from genlens.metrics.kernels import squared_distances
 from genlens.regions.spatial import as_spatial, check_same_layout, flat_sites
+from genlens.statistics import half_splits, multiplicities, resample_indices
 
 CmsEstimator = Literal["biased", "unbiased"]
 CmsMode = Literal["pooled", "minibatch"]
@@ -163,14 +164,11 @@ class _Draws:
 
     def counts(self, lo: int, hi: int, dev: torch.device) -> torch.Tensor:
         """Counts ``(hi - lo, n_batches, n)`` of each sample in each batch of replicates ``lo..hi``."""
-        draws = self.draws[lo:hi]
-        r, length = draws.shape
+        length = self.draws.shape[1]
         sizes = [len(s) for s in np.array_split(np.arange(length), self.n_batches)]
-        batch_of = torch.as_tensor(np.repeat(np.arange(self.n_batches), sizes))[None].expand(r, length)
-        w = torch.zeros(r, self.n_batches, self.n, dtype=torch.float64)
-        rows = torch.arange(r)[:, None].expand(r, length)
-        w.index_put_((rows, batch_of, draws), torch.ones(r, length, dtype=torch.float64), accumulate=True)
-        return w.to(dev)
+        batch_of = np.repeat(np.arange(self.n_batches), sizes)
+        w = multiplicities(self.draws[lo:hi], self.n, groups=batch_of, n_groups=self.n_batches)
+        return torch.from_numpy(w.astype(np.float64)).to(dev)
 
 
 @dataclass(frozen=True)
@@ -194,19 +192,19 @@ class _Weights:
         bx, by = batches(n, plan.real_batch), batches(m, plan.fake_batch)
         point = (_Draws(torch.arange(n)[None], bx, n), _Draws(torch.arange(m)[None], by, m))
         boot = None
-        if plan.n_boot:
-            rx = torch.randint(n, (plan.n_boot, n), generator=gen)
-            ry = torch.randint(m, (plan.n_boot, m), generator=gen)
-            if plan.resample == "fake":
+        if plan.n_boot:  # real then fake resamples, then the floor's splits, all from ``gen``
+            rx = resample_indices(n, plan.n_boot, gen)
+            ry = resample_indices(m, plan.n_boot, gen)
+            if plan.resample == "fake":  # still drawn above, so the fake resamples stay the same
                 rx = torch.arange(n).expand(plan.n_boot, n)
             boot = (_Draws(rx, bx, n), _Draws(ry, by, m))
         floor = None
         if plan.floor_splits:
             half = n // 2
-            perms = torch.stack([torch.randperm(n, generator=gen) for _ in range(plan.floor_splits)])
+            first, second = half_splits(n, plan.floor_splits, gen)
             floor = (
-                _Draws(perms[:, :half], batches(half, plan.real_batch), n),
-                _Draws(perms[:, half : 2 * half], batches(half, plan.fake_batch), n),
+                _Draws(first, batches(half, plan.real_batch), n),
+                _Draws(second, batches(half, plan.fake_batch), n),
             )
         return cls(point, boot, floor, dev)
 

@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from genlens.report.section import Figure, Section, Table
+from genlens.plotting import pyplot
+from genlens.views.section import Figure, Section, Table
 
 if TYPE_CHECKING:
     from genlens.regions.result import RegionsResult
@@ -15,23 +16,16 @@ KEY = "regions"
 TITLE = "Regions: where the generator differs (pixel clusters and cluster-wise CMS)"
 
 
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _cluster_colors(k: int) -> np.ndarray:
-    cmap = _plt().get_cmap("tab20" if k > 10 else "tab10")
+    cmap = pyplot().get_cmap("tab20" if k > 10 else "tab10")
     return np.array([cmap(i % cmap.N) for i in range(k)])
 
 
 def cluster_map(result: RegionsResult) -> Figure:
     """Cluster labels drawn semi-transparently over the mean real image, with cluster ids."""
-    plt = _plt()
+    plt = pyplot()
     labels = result.partition.labels
     colors = _cluster_colors(result.partition.k)
     fig, ax = plt.subplots(figsize=(4.2, 4.2))
@@ -54,7 +48,7 @@ def ordered_cka(result: RegionsResult) -> Figure | None:
     mat = result.partition.ordered_cka()
     if mat is None:
         return None
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(4.6, 4.0))
     im = ax.imshow(mat, cmap="Reds", vmin=0.0, vmax=1.0, interpolation="nearest")
     edges = np.cumsum(result.partition.sizes)[:-1] - 0.5
@@ -70,7 +64,7 @@ def ordered_cka(result: RegionsResult) -> Figure | None:
 
 def cms_bars(result: RegionsResult) -> Figure:
     """Cluster CMS with CIs and floors, beside the image CMS and the product of cluster CMS."""
-    plt = _plt()
+    plt = pyplot()
     names = [str(c.id) for c in result.clusters] + ["image", "product"]
     values = [c.cms for c in result.clusters] + [result.image, result.product]
     cis = [c.ci for c in result.clusters] + [result.image_ci, result.product_ci]
@@ -94,7 +88,7 @@ def cms_bars(result: RegionsResult) -> Figure:
 
 def deficit_map(result: RegionsResult) -> Figure:
     """Each pixel coloured by its cluster's deficit ``log(floor / CMS)``; hatched clusters are significant."""
-    plt = _plt()
+    plt = pyplot()
     dmap = result.deficit_map()
     vmax = max(float(np.abs(dmap).max()), 1e-6)
     fig, ax = plt.subplots(figsize=(4.6, 4.0))

@@ -10,6 +10,7 @@ import numpy as np
 from genlens._json import json_safe
 from genlens.regions.cms import CmsEstimates, CmsPlan
 from genlens.regions.partition import PixelPartition
+from genlens.statistics import recentred_interval
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ class RegionsResult:
     ) -> RegionsResult:
         """Summarise raw estimates: CIs re-centred on the point estimate, shares of ``-log CMS``."""
         sizes = partition.sizes
-        cis = [_interval(est.clusters[j], est.boot_clusters[:, j], plan.level) for j in range(partition.k)]
+        cis = [recentred_interval(est.clusters[j], est.boot_clusters[:, j], plan.level) for j in range(partition.k)]
         shares = log_shares(est.clusters)
         clusters = tuple(
             ClusterScore(j, float(est.clusters[j]), cis[j], float(est.floor_clusters[j]), float(shares[j]), int(sizes[j]))
@@ -110,10 +111,10 @@ class RegionsResult:
             partition=partition,
             clusters=clusters,
             image=est.image,
-            image_ci=_interval(est.image, est.boot_image, plan.level),
+            image_ci=recentred_interval(est.image, est.boot_image, plan.level),
             image_floor=est.floor_image,
             product=est.product,
-            product_ci=_interval(est.product, est.boot_product, plan.level),
+            product_ci=recentred_interval(est.product, est.boot_product, plan.level),
             gamma=gamma,
             bandwidth_scale=bandwidth_scale,
             plan=plan,
@@ -179,14 +180,3 @@ def log_shares(values: np.ndarray) -> np.ndarray:
     total = logs.sum()
     return logs / total if total != 0 else np.zeros_like(logs)
 
-
-def _interval(point: float, replicates: np.ndarray, level: float) -> tuple[float, float]:
-    """Percentile spread of the replicates around their median, placed at the point estimate.
-
-    Resampling with replacement duplicates samples, and duplicate pairs have kernel value 1; that
-    shifts every replicate of CMS downward. Re-centring keeps the spread and drops that shift.
-    """
-    if replicates.size == 0:
-        return (float("nan"), float("nan"))
-    lo, mid, hi = np.quantile(replicates, [(1 - level) / 2, 0.5, (1 + level) / 2])
-    return (float(point + lo - mid), float(point + hi - mid))

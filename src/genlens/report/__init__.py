@@ -4,6 +4,6 @@
 from __future__ import annotations
 
 from genlens.report.render import SCHEMA_VERSION, check_out_dir, write_report
-from genlens.report.section import Figure, Section, Table
+from genlens.views.section import Figure, Section, Table
 
 __all__ = ["SCHEMA_VERSION", "Figure", "Section", "Table", "check_out_dir", "write_report"]

@@ -23,7 +23,7 @@ import genlens
 from genlens._fs import atomic_write_bytes, atomic_write_text
 from genlens._json import json_safe, write_json
 from genlens.errors import InputError
-from genlens.report.section import Section
+from genlens.views.section import Section
 
 #: Bump when the layout of ``results.json`` changes incompatibly.
 SCHEMA_VERSION = 1

@@ -1,83 +1,107 @@
-"""Run every registered diagnostic on a (real, fake) pair; a failure becomes a section, never a crash.
+"""Run every registered view on a real set and generated sets; a failure becomes a section, never a crash.
 
-The report is only as trustworthy as its worst section: a diagnostic that raises, does not apply or
+The report is only as trustworthy as its worst section: a view that raises, does not apply or
 returns nothing is still shown, with the reason, so a reader never mistakes silence for a clean bill.
+A :class:`Runner` fits each view on the real set once and reuses the fit for every generated set it
+is asked about (the demo compares nine generators against one real set).
 """
 
 from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from types import ModuleType
+from typing import Any
 
-from genlens.errors import GenlensError
-from genlens.report.diagnostics import ReportContext, load_diagnostics
+from genlens.errors import ConfigError, GenlensError
+from genlens.io.base import ImageSource
 from genlens.report.render import check_out_dir, input_paths, write_report
-from genlens.report.section import Section
+from genlens.views import RunContext, Section, View, views
 
-
-def _short_name(module_name: str) -> str:
-    parts = module_name.split(".")
-    return parts[-2] if len(parts) >= 2 and parts[-1] == "diagnostic" else parts[-1]
-
-
-def run_diagnostic(module: ModuleType, ctx: ReportContext) -> Section:
-    """``applies`` then ``run`` one diagnostic module; errors are caught into a failed section."""
-    key = str(getattr(module, "KEY", _short_name(module.__name__)))
-    title = str(getattr(module, "TITLE", key))
-    try:
-        reason = module.applies(ctx)
-        if reason is not None:
-            return Section.unavailable(key, title, "skipped", str(reason))
-        section = module.run(ctx)
-    except GenlensError as err:
-        return Section.unavailable(key, title, "failed", f"{type(err).__name__}: {err}")
-    except Exception as err:  # noqa: BLE001 -- one broken view must not take the report down
-        where = traceback.extract_tb(err.__traceback__)[-1]
-        return Section.unavailable(
-            key,
-            title,
-            "failed",
-            f"internal error {type(err).__name__}: {err} (at {Path(where.filename).name}:{where.lineno}; "
-            "please report it)",
-        )
-    if not isinstance(section, Section):
-        return Section.unavailable(key, title, "failed", f"diagnostic returned {type(section).__name__}, not a Section")
-    return section
-
-
-#: Called after each diagnostic with its section and the seconds it took (progress, timing).
+#: Called after each view with its section and the seconds it took (progress, timing).
 OnDone = Callable[[Section, float], None]
 
 
-def run_diagnostics(ctx: ReportContext, only: Sequence[str] | None = None, on_done: OnDone | None = None) -> list[Section]:
-    """Sections of every registered diagnostic (in registry order), optionally only the ``only`` keys."""
-    sections = []
-    for name, loaded in load_diagnostics():
-        if isinstance(loaded, Exception):
-            key = _short_name(name)
-            if only is None or key in only:
-                sections.append(
-                    Section.unavailable(key, key, "failed", f"could not import {name}: {type(loaded).__name__}: {loaded}")
-                )
-            continue
-        key = str(getattr(loaded, "KEY", _short_name(name)))
-        if only is not None and key not in only:
-            continue
-        start = time.perf_counter()
-        sections.append(run_diagnostic(loaded, ctx))
-        if on_done is not None:
-            on_done(sections[-1], time.perf_counter() - start)
-    return sections
+class Runner:
+    """Every view (or the ``only`` ones) fitted once on ``real``, ready to report generated sets.
+
+    ``options`` maps a view's key to its options (a mapping of field values, or the view's ``Options``);
+    unknown views or options are refused before any work starts.
+    """
+
+    def __init__(self, real: ImageSource, options: Mapping[str, Any] | None = None, ctx: RunContext | None = None,
+                 only: Sequence[str] | None = None) -> None:
+        self.real, self.ctx = real, ctx or RunContext()
+        registered = views()
+        known = {v.key for v in registered}
+        options = dict(options or {})
+        unknown = sorted(set(options) - known) + sorted(set(only or ()) - known)
+        if unknown:
+            raise ConfigError(f"unknown view(s) {unknown}; views: {', '.join(sorted(known))}")
+        self.views: list[View] = [v for v in registered if only is None or v.key in only]
+        self.options = {v.key: v.options(options.get(v.key)) for v in self.views}
+        self._fitted: dict[str, Any] = {}
+
+    def reference(self, view: View) -> Any:
+        """The view's fit on the real set (computed on first use; a failure is kept and re-raised)."""
+        if view.key not in self._fitted:
+            try:
+                self._fitted[view.key] = view.fit(self.real, self.options[view.key], self.ctx)
+            except Exception as err:  # noqa: BLE001 -- reported in every section that needs it
+                self._fitted[view.key] = err
+        fitted = self._fitted[view.key]
+        if isinstance(fitted, Exception):
+            raise fitted
+        return fitted
+
+    def section(self, view: View, fake: ImageSource, out_dir: Path | None = None) -> Section:
+        """``applies``, then ``fit`` (once) and the view's section of ``fake``; errors become a failed section."""
+        ctx = RunContext(self.ctx.device, self.ctx.cache_dir, self.ctx.seed, out_dir)
+        try:
+            reason = view.applies(self.real, fake, self.options[view.key])
+            if reason is not None:
+                return Section.unavailable(view.key, view.title, "skipped", str(reason))
+            section = view.section(self.reference(view), fake, ctx)
+        except GenlensError as err:
+            return Section.unavailable(view.key, view.title, "failed", f"{type(err).__name__}: {err}")
+        except Exception as err:  # noqa: BLE001 -- one broken view must not take the report down
+            where = traceback.extract_tb(err.__traceback__)[-1]
+            return Section.unavailable(
+                view.key, view.title, "failed",
+                f"internal error {type(err).__name__}: {err} (at {Path(where.filename).name}:{where.lineno}; "
+                "please report it)",
+            )
+        if not isinstance(section, Section):
+            return Section.unavailable(view.key, view.title, "failed",
+                                       f"view returned {type(section).__name__}, not a Section")
+        return section
+
+    def sections(self, fake: ImageSource, out_dir: Path | None = None, on_done: OnDone | None = None) -> list[Section]:
+        """One section per view, in registry order."""
+        out = []
+        for view in self.views:
+            start = time.perf_counter()
+            out.append(self.section(view, fake, out_dir))
+            if on_done is not None:
+                on_done(out[-1], time.perf_counter() - start)
+        return out
 
 
 def build_report(
-    ctx: ReportContext, title: str = "genlens report", only: Sequence[str] | None = None, on_done: OnDone | None = None
+    real: ImageSource,
+    fake: ImageSource,
+    out_dir: str | Path,
+    options: Mapping[str, Any] | None = None,
+    ctx: RunContext | None = None,
+    title: str = "genlens report",
+    only: Sequence[str] | None = None,
+    on_done: OnDone | None = None,
 ) -> Path:
-    """Run the diagnostics and write the report into ``ctx.out_dir``; return the ``report.html`` path."""
-    inputs = {"real": ctx.real.describe(), "fake": ctx.fake.describe()}
-    check_out_dir(ctx.out_dir, input_paths(inputs))  # refuse before spending minutes on diagnostics
-    sections = run_diagnostics(ctx, only=only, on_done=on_done)
-    return write_report(sections, ctx.out_dir, title=title, inputs=inputs)
+    """Run the views and write the report into ``out_dir``; return the ``report.html`` path."""
+    out_dir = Path(out_dir)
+    inputs = {"real": real.describe(), "fake": fake.describe()}
+    check_out_dir(out_dir, input_paths(inputs))  # refuse before spending minutes on the views
+    runner = Runner(real, options, ctx, only)
+    sections = runner.sections(fake, out_dir, on_done)
+    return write_report(sections, out_dir, title=title, inputs=inputs)

@@ -15,13 +15,17 @@ import torch
 
 from genlens.errors import InputError
 from genlens.io.base import ImageSource
-from genlens.report.section import Figure
+from genlens.views.section import Figure, Section, Table
 from genlens.semantics.encoder import EncoderTraining, LayerEncoder, train_encoder
 from genlens.semantics.instance import InstanceView, instance_view
 from genlens.semantics.inversion import Inversion, invert_images
 from genlens.semantics.segmenter import Segmenter, ignored_class, segment_source, segmenter_name
 from genlens.semantics.split import GeneratorSplit
 from genlens.semantics.statistics import SemanticComparison, compare_areas
+
+
+KEY = "semantics"
+TITLE = "Semantics: classes the generator omits or over-produces"
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,20 @@ class SemanticsResult:
         if not self.comparison.classes:
             return []
         return [area_figure(self.comparison), presence_figure(self.comparison)]
+
+    def to_section(self) -> Section:
+        """The report's semantics section: the per-class table, the figures and the summary."""
+        c = self.comparison
+        rows = tuple(
+            (s.name, round(s.real_area, 4), round(s.fake_area, 4), round(s.area_diff, 4),
+             f"[{s.area_diff_ci[0]:+.4f}, {s.area_diff_ci[1]:+.4f}]", round(s.real_presence, 3),
+             round(s.fake_presence, 3), round(s.z, 1))
+            for s in c.classes
+        )
+        table = Table(columns=("class", "real area", "fake area", "diff", "diff CI", "real presence",
+                               "fake presence", "z"), rows=rows)
+        return Section(key=KEY, title=TITLE, summary=self.summary(), figures=tuple(self.figures()),
+                       table=table, data=self.to_dict())
 
     def summary(self) -> str:
         """One sentence with the key finding."""
@@ -83,6 +101,24 @@ def compare_sources(
     """
     size = tuple(size) if size is not None else common_size(real, fake)  # type: ignore[assignment]
     real_areas = segment_source(real, segmenter, batch_size, size, "segmenting real images", max_images)
+    return compare_areas_of(real, real_areas, fake, segmenter, size, batch_size, n_boot, level, seed,
+                            presence_threshold, max_images)
+
+
+def compare_areas_of(
+    real: ImageSource,
+    real_areas: np.ndarray,
+    fake: ImageSource,
+    segmenter: Segmenter,
+    size: tuple[int, int],
+    batch_size: int = 64,
+    n_boot: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+    presence_threshold: float = 0.0,
+    max_images: int | None = None,
+) -> SemanticsResult:
+    """Segment ``fake`` at ``size`` and compare it with real class areas segmented at that size."""
     fake_areas = segment_source(fake, segmenter, batch_size, size, "segmenting generated images", max_images)
     comparison = compare_areas(
         real_areas, fake_areas, segmenter.classes, ignore_index=ignored_class(segmenter), n_boot=n_boot,

@@ -6,20 +6,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from genlens.report.section import Figure
+from genlens.plotting import pyplot
+from genlens.views.section import Figure
 from genlens.semantics.instance import InstanceView
 from genlens.semantics.statistics import SemanticComparison
 
 REAL_COLOR, FAKE_COLOR = "#4c72b0", "#dd8452"
 
 
-def _plt():  # type: ignore[no-untyped-def]
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _top(comparison: SemanticComparison, max_classes: int) -> list:  # type: ignore[type-arg]
@@ -29,7 +23,7 @@ def _top(comparison: SemanticComparison, max_classes: int) -> list:  # type: ign
 
 def area_figure(comparison: SemanticComparison, max_classes: int = 25) -> Figure:
     """Mean area fraction per class, real vs generated, with the difference's CI; sorted by |z|."""
-    plt = _plt()
+    plt = pyplot()
     stats = _top(comparison, max_classes)
     names = [c.name for c in stats]
     x = np.arange(len(stats))
@@ -58,7 +52,7 @@ def area_figure(comparison: SemanticComparison, max_classes: int = 25) -> Figure
 
 def presence_figure(comparison: SemanticComparison, max_classes: int = 25) -> Figure:
     """Fraction of images in which each class appears, real vs generated, with the difference's CI."""
-    plt = _plt()
+    plt = pyplot()
     stats = _top(comparison, max_classes)
     x = np.arange(len(stats))
     fig, ax = plt.subplots(figsize=(max(6.0, 0.45 * len(stats) + 2), 3.6))
@@ -82,14 +76,14 @@ def presence_figure(comparison: SemanticComparison, max_classes: int = 25) -> Fi
 
 def label_colors(n_classes: int) -> np.ndarray:
     """A fixed RGB colour per class id (tab20, cycled)."""
-    plt = _plt()
+    plt = pyplot()
     cmap = plt.get_cmap("tab20")
     return np.array([cmap(i % 20)[:3] for i in range(n_classes)])
 
 
 def instance_figure(view: InstanceView, indices: Sequence[int] | None = None, max_rows: int = 6) -> Figure:
     """Rows of: image, reconstruction, both segmentations, lost-pixel mask (with the lost classes named)."""
-    plt = _plt()
+    plt = pyplot()
     if indices is None:
         indices = view.worst(k=max_rows) or list(range(min(max_rows, len(view.findings))))
     indices = list(indices)[:max_rows]

@@ -1,7 +1,8 @@
 """Segmenters by name, for the CLI and the report.
 
 Names:
-- ``zoo`` / ``zoo-quick``: the small segmenter trained on the zoo world (``size`` option, default 32).
+- registered names (:func:`register_segmenter`): the zoo registers ``zoo`` / ``zoo-quick``, the small
+  segmenter trained on its world (per image size, ``size`` option).
 - ``torchvision:<arch>`` (``deeplabv3_resnet50``, ``fcn_resnet50``, ...; shortcuts ``deeplabv3``, ``fcn``):
   21 Pascal VOC classes, weights through :mod:`genlens.features.weights` (``weights=`` a file path also works).
 - ``hf:<model id or local folder>``: a Hugging Face ``transformers`` semantic-segmentation model whose
@@ -11,20 +12,31 @@ Names:
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Callable
 from typing import Any
 
 from genlens.errors import ConfigError
+from genlens.plugins import Registry, load_attr
 from genlens.semantics.segmenter import Segmenter, as_segmenter
 
 _SHORTCUTS = {"deeplabv3": "torchvision:deeplabv3_resnet50", "fcn": "torchvision:fcn_resnet50"}
+_SEGMENTERS = Registry("segmenter")
 
 
-def get_segmenter(name: str, device: str | None = None, **options: Any) -> Segmenter:
-    """Build the segmenter called ``name`` (see the module docstring), on ``device`` when it has one."""
+def register_segmenter(name: str, factory: Callable[..., Segmenter]) -> None:
+    """Make ``get_segmenter(name, ...)`` call ``factory(device=, image_size=, cache_dir=, **options)``."""
+    _SEGMENTERS.register(name, factory)
+
+
+def get_segmenter(name: str, device: str | None = None, image_size: tuple[int, int] | None = None,
+                  cache_dir: Any = None, **options: Any) -> Segmenter:
+    """Build the segmenter called ``name`` (see the module docstring), on ``device`` when it has one.
+
+    ``image_size`` and ``cache_dir`` are hints for registered segmenters trained per image size."""
     name = _SHORTCUTS.get(name, name)
-    if name in ("zoo", "zoo-quick"):
-        return zoo_segmenter(quick=name == "zoo-quick", device=device, **options)
+    factory = _SEGMENTERS.get(name)
+    if factory is not None:
+        return factory(device=device, image_size=image_size, cache_dir=cache_dir, **options)
     if name.startswith("torchvision:"):
         from genlens.semantics.torchvision_adapter import TorchvisionSegmenter
 
@@ -35,42 +47,19 @@ def get_segmenter(name: str, device: str | None = None, **options: Any) -> Segme
         return HFSegmenter(name.split(":", 1)[1], device=device, **options)
     if ":" in name:
         return load_factory_segmenter(name, **options)
+    registered = "".join(f"{n}, " for n in _SEGMENTERS.names())
     raise ConfigError(
-        f"unknown segmenter {name!r}; use zoo, zoo-quick, torchvision:<arch> (e.g. deeplabv3, fcn), "
+        f"unknown segmenter {name!r}; use {registered}torchvision:<arch> (e.g. deeplabv3, fcn), "
         "hf:<model folder>, or pkg.module:factory"
     )
 
 
-def zoo_segmenter(quick: bool = False, size: int = 32, device: str | None = None, **options: Any) -> Segmenter:
-    """The world's segmenter from :mod:`genlens.zoo.models` (trained on first use, then cached)."""
-    try:
-        from genlens.zoo import models
-    except ImportError as err:  # pragma: no cover - depends on the zoo being installed
-        raise ConfigError(f"the zoo segmenter is unavailable: {err}") from err
-    return models.segmenter(size=int(size), quick=bool(quick), device=device, **options)
-
-
-def load_factory(spec: str) -> Any:
-    """Import ``pkg.module:attr`` and return the attribute, with a clear error when it is not there."""
-    module_name, _, attr = spec.partition(":")
-    if not module_name or not attr:
-        raise ConfigError(f"{spec!r} is not of the form pkg.module:factory")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as err:
-        raise ConfigError(f"cannot import module {module_name!r} of {spec!r}: {err}") from err
-    try:
-        return getattr(module, attr)
-    except AttributeError as err:
-        raise ConfigError(f"module {module_name!r} has no attribute {attr!r} (from {spec!r})") from err
-
-
 def load_factory_segmenter(spec: str, **options: Any) -> Segmenter:
     """Call the factory ``pkg.module:factory`` and accept what it returns as a segmenter."""
-    factory = load_factory(spec)
+    factory = load_attr(spec, "segmenter factory")
     if callable(factory) and hasattr(factory, "classes"):  # the attribute is itself a segmenter
         return factory
     if not callable(factory):
-        raise ConfigError(f"{spec!r} is not callable")
+        raise ConfigError(f"segmenter factory {spec!r} is not callable")
     made = factory(**options)
     return as_segmenter(made, name=spec)

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from genlens.errors import InputError, TooFewSamplesError
+from genlens.statistics import floor_over_splits, half_splits, multinomial_counts, percentile_interval
 
 #: The smallest standard error used in z-scores: two constant columns that differ are "certain", not inf.
 _MIN_SE = 1e-12
@@ -153,13 +154,7 @@ def split_half_fsd(areas: np.ndarray, splits: int = 5, seed: int = 0) -> float:
     n = areas.shape[0]
     if n < 4:
         raise TooFewSamplesError("a split-half FSD floor", n, 4)
-    rng = np.random.default_rng(seed)
-    half = n // 2
-    values = []
-    for _ in range(splits):
-        perm = rng.permutation(n)
-        values.append(fsd(areas[perm[:half]], areas[perm[half : 2 * half]]))
-    return float(np.mean(values))
+    return floor_over_splits(lambda a, b: fsd(areas[a], areas[b]), zip(*half_splits(n, splits, seed)))
 
 
 def compare_areas(
@@ -195,12 +190,11 @@ def compare_areas(
     boot_real = _bootstrap_means(np.concatenate([real_areas, real_pres], 1), n_boot, rng)
     boot_fake = _bootstrap_means(np.concatenate([fake_areas, fake_pres], 1), n_boot, rng)
     c = len(columns)
-    alpha = (1 - level) / 2
 
     real_mean, fake_mean = real_areas.mean(0), fake_areas.mean(0)
     diff = fake_mean - real_mean
-    area_ci = _percentiles(boot_fake[:, :c] - boot_real[:, :c], alpha)
-    pres_ci = _percentiles(boot_fake[:, c:] - boot_real[:, c:], alpha)
+    area_ci = percentile_interval(boot_fake[:, :c] - boot_real[:, :c], level)  # (c, 2)
+    pres_ci = percentile_interval(boot_fake[:, c:] - boot_real[:, c:], level)
     se = np.sqrt(real_areas.var(0, ddof=1) / len(real_areas) + fake_areas.var(0, ddof=1) / len(fake_areas))
     z = diff / np.maximum(se, _MIN_SE)
 
@@ -210,7 +204,7 @@ def compare_areas(
         if real_mean[j] == 0 and fake_mean[j] == 0:
             absent.append(name)
             continue
-        ratio, ratio_ci = _ratio(real_mean[j], fake_mean[j], boot_real[:, j], boot_fake[:, j], alpha)
+        ratio, ratio_ci = _ratio(real_mean[j], fake_mean[j], boot_real[:, j], boot_fake[:, j], level)
         stats.append(
             ClassStat(
                 name=name,
@@ -218,13 +212,13 @@ def compare_areas(
                 real_area=float(real_mean[j]),
                 fake_area=float(fake_mean[j]),
                 area_diff=float(diff[j]),
-                area_diff_ci=(float(area_ci[0, j]), float(area_ci[1, j])),
+                area_diff_ci=(float(area_ci[j, 0]), float(area_ci[j, 1])),
                 area_ratio=ratio,
                 area_ratio_ci=ratio_ci,
                 real_presence=float(real_pres[:, j].mean()),
                 fake_presence=float(fake_pres[:, j].mean()),
                 presence_diff=float(fake_pres[:, j].mean() - real_pres[:, j].mean()),
-                presence_diff_ci=(float(pres_ci[0, j]), float(pres_ci[1, j])),
+                presence_diff_ci=(float(pres_ci[j, 0]), float(pres_ci[j, 1])),
                 z=float(z[j]),
             )
         )
@@ -280,20 +274,14 @@ def _bootstrap_means(values: np.ndarray, n_boot: int, rng: np.random.Generator) 
     n = values.shape[0]
     block = max(1, min(n_boot, 4_000_000 // max(n, 1)))
     out = np.empty((n_boot, values.shape[1]))
-    p = np.full(n, 1.0 / n)
     for lo in range(0, n_boot, block):
         hi = min(lo + block, n_boot)
-        counts = rng.multinomial(n, p, size=hi - lo).astype(np.float64)
-        out[lo:hi] = counts @ values / n
+        out[lo:hi] = multinomial_counts(n, hi - lo, rng).astype(np.float64) @ values / n
     return out
 
 
-def _percentiles(samples: np.ndarray, alpha: float) -> np.ndarray:
-    return np.quantile(samples, [alpha, 1 - alpha], axis=0)
-
-
 def _ratio(
-    real_mean: float, fake_mean: float, boot_real: np.ndarray, boot_fake: np.ndarray, alpha: float
+    real_mean: float, fake_mean: float, boot_real: np.ndarray, boot_fake: np.ndarray, level: float
 ) -> tuple[float | None, tuple[float, float] | None]:
     """fake/real area with a bootstrap CI; undefined (None) when the class never appears in real images."""
     if real_mean == 0:
@@ -302,7 +290,7 @@ def _ratio(
     ratios = boot_fake[ok] / boot_real[ok]
     if ratios.size == 0:
         return float(fake_mean / real_mean), None
-    lo, hi = np.quantile(ratios, [alpha, 1 - alpha])
+    lo, hi = percentile_interval(ratios, level)
     return float(fake_mean / real_mean), (float(lo), float(hi))
 
 

@@ -12,13 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 from genlens.track.events import Event, EventRule, detect_events, explain_change, worsening_scores
-from genlens.track.measure import HIGHER_IS_BETTER, Measurer
+from genlens.track.measure import Measurer, se_metric
 from genlens.track.reference import Reference, ReferenceConfig
 from genlens.track.store import RunStore
 from genlens.track.tracker import Tracker, reference_folder, sample_generator
 
 __all__ = [
-    "HIGHER_IS_BETTER",
     "Event",
     "EventRule",
     "Measurer",
@@ -32,6 +31,7 @@ __all__ = [
     "explain_change",
     "reference_folder",
     "sample_generator",
+    "se_metric",
     "track_report",
     "worsening_scores",
 ]

@@ -19,6 +19,7 @@ import torch
 
 from genlens._progress import track
 from genlens.errors import ConfigError, InputError
+from genlens.plugins import load_attr, load_state_dict
 from genlens.track.tracker import Tracker
 
 ARRAY_SUFFIXES = (".npz", ".npy")
@@ -72,10 +73,8 @@ def discover_runs(runs_dir: str | Path) -> dict[str, list[StepEntry]]:
 
 
 def load_factory(spec: str) -> Callable[[], torch.nn.Module]:
-    """``pkg.module:function`` -> the function (which must build the generator module)."""
-    from genlens.semantics.registry import load_factory as load
-
-    factory = load(spec)
+    """``pkg.module:function`` (or ``file.py:function``) -> the function (which must build the generator module)."""
+    factory = load_attr(spec, "generator factory")
     if not callable(factory):
         raise ConfigError(f"{spec!r} is not callable; it must build the generator (an nn.Module)")
     return factory
@@ -117,12 +116,7 @@ def _load_checkpoint(build: Callable[[], Any], path: Path) -> torch.nn.Module:
     module = build()
     if not isinstance(module, torch.nn.Module):
         raise ConfigError(f"the generator factory returned {type(module).__name__}, not a torch nn.Module")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 -- any unreadable checkpoint gets the same clear message
-        raise InputError(f"cannot read checkpoint {path} as a state dict: {err}") from err
-    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]
+    state = load_state_dict(path)
     try:
         module.load_state_dict(state)
     except (RuntimeError, TypeError) as err:

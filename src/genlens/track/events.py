@@ -3,9 +3,11 @@
 For every headline metric of a run, the step-to-step change ``w_t`` is signed so that positive means
 worse. Its noise has two parts:
 
-* **measurement** -- the bootstrap standard errors of the metric at both steps (``se/<metric>``,
-  logged at every step): ``m_t^2 = se_t^2 + se_{t-1}^2``, how much the change would move with
-  another draw of generated images;
+* **measurement** -- the bootstrap standard error of the metric (``se/<metric>``, logged at every
+  step) at the step before: ``m_t^2 = 2 se_{t-1}^2`` is how much the change would move with another
+  draw of generated images if the generator had not changed. The step's own error is not used: a
+  broken generator's metric is often far noisier (KID's error grows with KID), and its own noise
+  must not hide its break;
 * **run** -- the run's own spread of earlier changes, ``r_t = 1.4826 * MAD`` (a standard deviation
   under Gaussian noise that a few large jumps cannot inflate). It holds the measurement noise and,
   beyond it, the generator's own step-to-step drift, which a resample of one step's images cannot see.
@@ -40,14 +42,14 @@ Causes split the worsening into parts that add up:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from genlens.track.atlas import CellSeries, layer_of
-from genlens.track.measure import higher_is_better, se_metric
+from genlens.track.measure import se_metric
+from genlens.views.base import StepEvidence
 
 #: Normal-consistency constant of the median absolute deviation.
 MAD_SCALE = 1.4826
@@ -57,7 +59,7 @@ MAD_SCALE = 1.4826
 class EventRule:
     """``threshold`` noise units; ``min_history`` earlier changes before a step can be judged."""
 
-    threshold: float = 8.0
+    threshold: float = 10.0
     min_history: int = 4
     max_causes: int = 3
     min_share: float = 0.1
@@ -107,8 +109,11 @@ def worsening_scores(values: Sequence[float], higher_is_better: bool, se: Sequen
     if v.size < 2:
         return scores, noises
     errors = np.full(v.shape, np.nan) if se is None else np.asarray(se, dtype=np.float64)
-    measured = np.nan_to_num(errors[1:] ** 2 + errors[:-1] ** 2, nan=0.0)  # variance of each change
-    has_se = np.isfinite(errors[1:]) & np.isfinite(errors[:-1])
+    # under "nothing changed at this step" both values share the earlier step's noise (a broken generator's
+    # own bootstrap error can be far larger: it must not hide its break)
+    before = np.where(np.isfinite(errors[:-1]), errors[:-1], errors[1:])
+    measured = np.nan_to_num(2.0 * before**2, nan=0.0)  # variance of each change
+    has_se = np.isfinite(before)
     worse = np.diff(v) * (-1.0 if higher_is_better else 1.0)
     magnitude = np.fmax.accumulate(np.nan_to_num(np.abs(v), nan=0.0))  # largest |value| so far
     start = 0  # the run's current regime begins with this change
@@ -133,20 +138,22 @@ def worsening_scores(values: Sequence[float], higher_is_better: bool, se: Sequen
 def detect_events(
     series: Mapping[str, Mapping[str, Sequence[tuple[int, float]]]],
     rule: EventRule | None = None,
+    directions: Mapping[str, bool | None] | None = None,
     metrics: Sequence[str] | None = None,
-    real_areas: Mapping[str, float] | None = None,
-    cells: Mapping[str, Sequence[CellSeries]] | None = None,
+    reference: Any = None,
+    arrays: Callable[[str, str], Mapping[int, Any]] | None = None,
 ) -> list[Event]:
     """Events of every run in ``{run: {metric: [(step, value), ...]}}`` (the store's series format).
 
-    ``metrics`` defaults to every metric with a direction (:func:`~genlens.track.measure.higher_is_better`);
-    ``real_areas`` (class -> mean real area) enables class causes, ``cells`` (run -> atlas evidence)
-    cell causes.
+    ``directions`` says which way each metric is better (``None`` or missing: not judged); ``metrics``
+    restricts the judged names. With the tracking ``reference`` (and the store's ``arrays`` reader),
+    each event gets the causes every view names: clusters, classes, atlas cells.
     """
     rule = rule or EventRule()
+    directions = {m: direction_of(m) for per in series.values() for m in per} | dict(directions or {})
     events: list[Event] = []
     for run, per_metric in series.items():
-        names = metrics if metrics is not None else [m for m in per_metric if higher_is_better(m) is not None]
+        names = metrics if metrics is not None else [m for m in per_metric if directions.get(m) is not None]
         for metric in names:
             points = per_metric.get(metric, [])
             if not points:
@@ -154,87 +161,40 @@ def detect_events(
             steps = [s for s, _ in points]
             values = [v for _, v in points]
             errors = dict(per_metric.get(se_metric(metric), []))
-            higher = higher_is_better(metric)
-            higher = True if higher is None else higher
+            higher = directions.get(metric)
+            higher = True if higher is None else bool(higher)
             scores, noises = worsening_scores(values, higher, [errors.get(s, np.nan) for s in steps], rule)
             for i in np.flatnonzero(np.nan_to_num(scores, nan=-np.inf) > rule.threshold):
-                prev, step = steps[i - 1], steps[i]
-                causes = explain_change(per_metric, prev, step, real_areas, rule,
-                                        cells=(cells or {}).get(run, ()), metric=metric)
-                events.append(Event(run, step, metric, float(values[i] - values[i - 1]), float(scores[i]), causes,
+                evidence = StepEvidence(run, steps[i - 1], steps[i], per_metric, arrays, rule)
+                causes = explain_change(evidence, metric, reference)
+                events.append(Event(run, steps[i], metric, float(values[i] - values[i - 1]), float(scores[i]), causes,
                                     higher_is_better=higher, noise=float(noises[i])))
     events.sort(key=lambda e: (e.run, e.step, -e.score))
     return events
 
 
-def explain_change(
-    per_metric: Mapping[str, Sequence[tuple[int, float]]],
-    prev: int,
-    step: int,
-    real_areas: Mapping[str, float] | None = None,
-    rule: EventRule | None = None,
-    cells: Sequence[CellSeries] = (),
-    metric: str | None = None,
-) -> tuple[dict[str, Any], ...]:
-    """The clusters, classes and atlas cells accounting for most of the worsening from ``prev`` to ``step``."""
-    rule = rule or EventRule()
-    at = {m: dict(points) for m, points in per_metric.items()}
+def direction_of(metric: str) -> bool | None:
+    """Which way ``metric`` is better, by the view its name starts with (``None``: not judged)."""
+    from genlens.views import views
+
+    owner = {v.key: v for v in views()}.get(metric.split("/")[0])
+    return owner.direction(metric) if owner is not None else None
+
+
+def explain_change(evidence: StepEvidence, metric: str, reference: Any = None) -> tuple[dict[str, Any], ...]:
+    """The parts of every tracked view that account for most of a worsening, the event's own view first.
+
+    Each view names its own parts (:meth:`genlens.views.View.causes`): clusters by their share of the
+    fall of the product of cluster CMS, classes by the growth of their area gap, atlas cells by the
+    growth of their term of the divergence.
+    """
+    from genlens.views import get_view
+
+    if reference is None:
+        return ()
     causes: list[dict[str, Any]] = []
-    cluster_drop = {}
-    for name, values in at.items():
-        if name.startswith("regions/cluster_") and prev in values and step in values:
-            old, new = values[prev], values[step]
-            if old > 0 and new > 0:
-                cluster_drop[name] = float(np.log(old) - np.log(new))  # > 0: the cluster got worse
-    causes += _shares(cluster_drop, "cluster", lambda m: int(m.rsplit("_", 1)[1]), rule)
-    if real_areas:
-        gap_growth = {}
-        for name, real in real_areas.items():
-            values = at.get(f"semantics/area/{name}", {})
-            if prev in values and step in values:
-                gap_growth[name] = abs(values[step] - real) - abs(values[prev] - real)
-        causes += _shares(gap_growth, "class", lambda n: n, rule)
-    causes += _cell_causes(cells, prev, step, rule, layer_of(metric or ""))
-    # the event's own view first: cells for an atlas metric, classes for a semantics metric
-    first = {"atlas": "cell", "semantics": "class", "regions": "cluster"}.get((metric or "").split("/")[0])
-    return tuple(sorted(causes, key=lambda c: c["kind"] != first))
-
-
-def _cell_causes(cells: Sequence[CellSeries], prev: int, step: int, rule: EventRule,
-                 layer: str | None) -> list[dict[str, Any]]:
-    """Cells of one layer whose JS term grew most: the event's own layer, else the one whose JS rose most."""
-    growth = {}
-    for series in cells:
-        old, new = series.contributions(prev), series.contributions(step)
-        if old is not None and new is not None:
-            growth[series.layer] = (series, new - old)
-    if layer not in growth:
-        rising = {name: float(g.sum()) for name, (_, g) in growth.items() if g.sum() > 0}
-        if not rising:
-            return []
-        layer = max(rising, key=rising.get)
-    series, change = growth[layer]
-    shares = _shares({str(c): float(change[c]) for c in np.flatnonzero(change > 0)}, "cell", int, rule)
-    out = []
-    for cause in shares:
-        where = series.describe(cause["id"], step)
-        label = f" ({where['real_class']})" if where["real_class"] else ""
-        name = f"{layer} cell ({where['row']},{where['col']}){label}, {where['fakes']} fakes"
-        out.append({**cause, **where, "id": f"{layer}:{where['row']},{where['col']}", "name": name})
-    return out
-
-
-def _shares(worsening: Mapping[str, float], kind: str, ident: Any, rule: EventRule) -> list[dict[str, Any]]:
-    """Positive parts as shares of their sum, largest first, keeping those above ``min_share``."""
-    positive = {k: v for k, v in worsening.items() if np.isfinite(v) and v > 0}
-    total = sum(positive.values())
-    if total <= 0:
-        return []
-    ranked = sorted(positive.items(), key=lambda kv: -kv[1])
-    out = []
-    for key, value in ranked[: rule.max_causes]:
-        share = value / total
-        if share < rule.min_share and out:
-            break
-        out.append({"kind": kind, "id": ident(key), "name": f"{kind} {ident(key)}", "change": float(value), "share": float(share)})
-    return out
+    own = metric.split("/")[0]
+    for key, fitted in reference.fitted.items():
+        found = get_view(key).causes(fitted, evidence, metric)
+        causes = found + causes if key == own else causes + found
+    return tuple(causes)

@@ -144,7 +144,27 @@ class RunStore:
         with self._transaction() as conn:
             conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
+    def record_directions(self, directions: Mapping[str, bool | None]) -> None:
+        """Remember which way each metric is better (``None``: not judged), for events read later.
+
+        The views that measured a value know its direction; a report made from the store alone (another
+        process, another day) reads it from here. Merged in one transaction, so concurrent writers of
+        different views do not lose each other's entries.
+        """
+        known = self.directions()
+        if all(name in known and known[name] == d for name, d in directions.items()):
+            return
+        with self._transaction() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'directions'").fetchone()
+            merged = {**(json.loads(row[0]) if row else {}), **dict(directions)}
+            conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('directions', ?)", (json.dumps(merged),))
+
     # -- reading -------------------------------------------------------------------------------------
+    def directions(self) -> dict[str, bool | None]:
+        """Which way each logged metric is better (``None``: not judged); see :meth:`record_directions`."""
+        text = self.get_meta("directions")
+        return json.loads(text) if text else {}
+
     def get_meta(self, key: str) -> str | None:
         row = self._connect().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])

@@ -37,13 +37,15 @@ def reference_folder(store: str | os.PathLike[str]) -> Path:
 class Tracker:
     """Diagnostics of generated samples over steps and runs, stored in one SQLite file.
 
-    ``real`` is anything :func:`~genlens.io.open_source` accepts. ``diagnostics`` picks from
-    ``metrics`` (FID, KID, PRDC in ``features`` space), ``regions`` (image and cluster-wise CMS),
-    ``semantics`` (class areas and FSD under ``segmenter``) and ``atlas`` (JS divergence of activation
-    cells of ``atlas_model`` on a map fitted once on the real images). ``noise_boot`` resamples of each
-    step's images give every value's measurement noise (``se/<name>``), which the event rule weighs
-    changes against (0: none). ``tensorboard`` (a folder) also
-    writes every value as a TensorBoard scalar, one sub-folder per run.
+    ``real`` is anything :func:`~genlens.io.open_source` accepts. ``diagnostics`` picks tracked views
+    (built in: ``metrics`` -- FD, KID, PRDC in ``features`` space; ``regions`` -- image and
+    cluster-wise CMS; ``semantics`` -- class areas and FSD under ``segmenter``; ``atlas`` -- JS
+    divergence of activation cells of ``atlas_model`` on a map fitted once on the real images; and any
+    view a plugin registers). ``options`` sets any view's ``Options`` by key (e.g.
+    ``{"regions": {"bandwidth_scale": 0.1}}``); the other keyword arguments are shortcuts for the
+    built-in views. ``noise_boot`` resamples of each step's images give every value its measurement
+    noise (``se/<name>``), which the event rule weighs changes against (0: none).
+    ``tensorboard`` (a folder) also writes every value as a TensorBoard scalar, one sub-folder per run.
     """
 
     def __init__(
@@ -57,9 +59,9 @@ class Tracker:
         n_real: int = 1000,
         n_regions: int = 500,
         clusters: int | None = None,
-        segmenter: str = "zoo",
+        segmenter: str | None = None,
         segmenter_options: Mapping[str, Any] | None = None,
-        atlas_model: str = "zoo-classifier",
+        atlas_model: str | None = None,
         atlas_options: Mapping[str, Any] | None = None,
         atlas_layers: Sequence[str] | None = None,
         atlas_grid: int = 20,
@@ -69,15 +71,26 @@ class Tracker:
         device: str | None = None,
         cache_dir: str | os.PathLike[str] | None = None,
         tensorboard: str | os.PathLike[str] | None = None,
+        options: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
-        config = ReferenceConfig(
-            diagnostics=tuple(diagnostics), features=features, feature_options=dict(feature_options or {}),
-            metrics=tuple(metrics), n_real=int(n_real), n_regions=int(n_regions), clusters=clusters,
-            segmenter=segmenter, segmenter_options=dict(segmenter_options or {}), atlas_model=atlas_model,
-            atlas_options=dict(atlas_options or {}), atlas_layers=tuple(atlas_layers) if atlas_layers else None,
-            atlas_grid=int(atlas_grid), atlas_positions=int(atlas_positions), noise_boot=int(noise_boot),
-            seed=int(seed),
-        )
+        if atlas_grid < 2 or atlas_positions < 1:
+            raise ConfigError(f"atlas_grid must be >= 2 and atlas_positions >= 1, got {atlas_grid}, {atlas_positions}")
+        if n_regions < 4:
+            raise ConfigError(f"n_regions must be >= 4, got {n_regions}")
+        shortcuts: dict[str, dict[str, Any]] = {
+            "metrics": {"features": features, "metrics": tuple(metrics),
+                        "feature_options": tuple(sorted(dict(feature_options or {}).items()))},
+            "regions": {"clusters": clusters, "max_images": int(n_regions)},
+            "semantics": {"segmenter": segmenter,
+                          "segmenter_options": tuple(sorted(dict(segmenter_options or {}).items()))},
+            "atlas": {"model": atlas_model, "layers": tuple(atlas_layers) if atlas_layers else None,
+                      "grids": (int(atlas_grid),), "positions": int(atlas_positions), "max_images": int(n_real),
+                      **dict(atlas_options or {})},
+        }
+        chosen = tuple(diagnostics)
+        view_options = {key: {**shortcuts.get(key, {}), **dict((options or {}).get(key, {}))} for key in chosen}
+        config = ReferenceConfig(diagnostics=chosen, options=view_options, n_real=int(n_real),
+                                 noise_boot=int(noise_boot), seed=int(seed))
         config.check()
         self.device = device
         self.store = RunStore(store)
@@ -104,10 +117,12 @@ class Tracker:
         Logging a step again replaces its values, so a resumed run may repeat its last step.
         """
         images = self._images(samples, noise, batch_size)
-        values, arrays = self._measure(images)
+        measured = self._measure(images)
+        values = dict(measured.values)
         if extra:
             values.update({str(k): float(v) for k, v in extra.items()})
-        self.log_scalars(step, values, run=run, arrays=arrays)
+        self.store.record_directions(measured.directions)
+        self.log_scalars(step, values, run=run, arrays=measured.arrays)
         return values
 
     def log_scalars(self, step: int, values: Mapping[str, float], run: str = "run",
@@ -124,11 +139,9 @@ class Tracker:
         """Events so far (see :mod:`genlens.track.events`); cheap enough to call after every step."""
         from genlens.track.events import detect_events
 
-        from genlens.track.report import evidence
-
         series = self.store.series(list(runs) if runs is not None else None)
-        real_areas, cells = evidence(self.store, self.reference, series)
-        return detect_events(series, rule, real_areas=real_areas, cells=cells)
+        return detect_events(series, rule, directions=self.store.directions(), reference=self.reference,
+                             arrays=self.store.arrays)
 
     def _images(self, samples: Any, noise: torch.Tensor | None, batch_size: int) -> torch.Tensor:
         if callable(samples) and not isinstance(samples, (torch.Tensor, np.ndarray, ImageSource)):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 import numpy as np
 import torch
@@ -18,6 +18,7 @@ import torch
 from genlens._hashing import hash_json
 from genlens.errors import ConfigError, InputError
 from genlens.io.base import ImageSource
+from genlens.plugins import parse_spec
 from genlens.zoo.defects import GENERATOR_NAMES, ZooGenerator, defect_params, make_generator
 from genlens.zoo.world import Scenes, World
 
@@ -27,6 +28,10 @@ REAL = "real"
 DEFAULT_N = 1000
 DEFAULT_REAL_SEED = 0
 DEFAULT_GENERATOR_SEED = 1
+
+
+#: The networks trained on the world, by role, for images that come from it.
+WORLD_DEFAULTS = {"features": "zoo-classifier", "segmenter": "zoo", "atlas_model": "zoo-classifier"}
 
 
 class ZooSource(ImageSource):
@@ -44,6 +49,10 @@ class ZooSource(ImageSource):
     @property
     def image_size(self) -> tuple[int, int]:
         return self.sampler.image_size
+
+    def defaults(self) -> dict[str, str]:
+        """World scenes are measured with the networks trained on the world (the zoo's own registrations)."""
+        return dict(WORLD_DEFAULTS)
 
     @property
     def planted(self) -> dict[str, Any] | None:
@@ -120,25 +129,12 @@ def open_zoo_spec(spec: str) -> ZooSource:
     text = spec.strip()
     if not text.startswith("zoo:"):
         raise ConfigError(f"zoo spec {spec!r} must start with 'zoo:', e.g. zoo:real?n=500&seed=0.")
-    name, _, query = text[4:].partition("?")
+    name = text[4:].partition("?")[0]
     valid_names = (REAL, *GENERATOR_NAMES)
     if name not in valid_names:
         raise ConfigError(f"zoo spec {spec!r}: unknown name {name!r}; valid names: {', '.join(valid_names)}.")
     accepted = _COMMON + (() if name == REAL else defect_params(name))
-    try:
-        pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
-    except ValueError:
-        raise ConfigError(f"zoo spec {spec!r}: the part after '?' must be key=value pairs joined by '&'.") from None
-    values: dict[str, Any] = {}
-    for key, raw in pairs:
-        if key not in accepted:
-            raise ConfigError(f"zoo spec {spec!r}: unknown parameter {key!r} for {name}; valid: {', '.join(accepted)}.")
-        if key in values:
-            raise ConfigError(f"zoo spec {spec!r}: parameter {key!r} given twice.")
-        try:
-            values[key] = _PARSERS[key](raw)
-        except ValueError as err:
-            raise ConfigError(f"zoo spec {spec!r}: cannot read {key}={raw!r} ({err}).") from None
+    _, values = parse_spec(text, {key: _PARSERS[key] for key in accepted})
     n = values.pop("n", DEFAULT_N)
     size = values.pop("size", 32)
     if name == REAL:

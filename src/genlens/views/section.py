@@ -25,8 +25,9 @@ class Figure:
     @classmethod
     def from_matplotlib(cls, name: str, fig: Any, caption: str = "", dpi: int = 110) -> "Figure":
         """Render a matplotlib figure to PNG bytes and close it."""
-        import matplotlib.pyplot as plt
+        from genlens.plotting import pyplot
 
+        plt = pyplot()
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
         plt.close(fig)

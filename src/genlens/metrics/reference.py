@@ -11,30 +11,26 @@ generator compared against the same real set.
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Callable, Sequence
-from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 
 from genlens.errors import ConfigError
-from genlens.report.diagnostics import ReportContext
-from genlens.report.feature_space import FeatureSet, extract, resolve_feature_space
-from genlens.report.metrics_result import (
-    BOUNDS,
+from genlens.features.space import FeatureSet
+from genlens.metrics.standard import (
     DEFAULT_METRICS,
     FAMILIES,
-    HIGHER_IS_BETTER,
     KEY,
+    METRICS,
     TITLE,
     MetricEstimate,
     StandardMetrics,
 )
-from genlens.report.section import Section
+from genlens.statistics import half_split, normal_interval, permutation
 
-__all__ = ["DEFAULT_METRICS", "KEY", "TITLE", "MetricEstimate", "MetricsReference", "StandardMetrics", "applies", "run"]
+__all__ = ["DEFAULT_METRICS", "KEY", "TITLE", "MetricEstimate", "MetricsReference", "StandardMetrics"]
 
 KID_SUBSETS, KID_SUBSET_SIZE = 100, 1000  # torch-fidelity's defaults
 IS_SPLITS = 10
@@ -69,9 +65,8 @@ class MetricsReference:
         self.k, self.n_boot, self.level, self.seed = k, n_boot, level, seed
         self.device = None if device in (None, "auto") else device
         self.real_stats = GaussianStats.from_features(real.features, device=self.device) if "fid" in self.metrics else None
-        order = np.random.default_rng(seed).permutation(len(real))
-        half = len(real) // 2
-        self.half_a, self.half_b = np.sort(order[:half]), np.sort(order[half : 2 * half])
+        first, second = half_split(len(real), seed)
+        self.half_a, self.half_b = np.sort(first), np.sort(second)
         self._floor: dict[str, float] | None = None
         self.floor_notes: tuple[str, ...] = ()
         self._rbf: Any = None
@@ -102,7 +97,7 @@ class MetricsReference:
                 for family in self.metrics:
                     if family == "is":
                         if self.real.logits is not None:
-                            floor["is"] = float(self._is(self.real.logits))
+                            floor["is"] = float(self.inception_score(self.real.logits))
                         continue
                     floor.update(self._scalars(family, a, b, reference_stats=None))
             self.floor_notes = tuple(dict.fromkeys(str(w.message) for w in caught))
@@ -121,7 +116,7 @@ class MetricsReference:
             )
         matched_x = None
         if floor:  # a random subset of the generated set, as large as a real half
-            matched_x = fake_x[np.sort(np.random.default_rng(self.seed + 1).permutation(len(fake_x))[: len(self.half_a)])]
+            matched_x = fake_x[np.sort(permutation(len(fake_x), self.seed + 1)[: len(self.half_a)])]
         estimates: list[MetricEstimate] = []
         notes: list[str] = []
         with warnings.catch_warnings(record=True) as caught:
@@ -180,7 +175,7 @@ class MetricsReference:
                     ci=cis.get(name),
                     floor=floors.get(name),
                     matched=matched.get(name),
-                    higher_is_better=HIGHER_IS_BETTER.get(name, False),
+                    higher_is_better=METRICS[name].higher_is_better,
                     details=details,
                 )
             )
@@ -210,6 +205,10 @@ class MetricsReference:
             r = m.prdc(a, b, k=self.k, device=dev)
             return {name: (getattr(r, name), {"k": self.k}) for name in FAMILIES["prdc"]}
         raise ConfigError(f"unknown metric family {family!r}")
+
+    def scalars(self, family: str, fake: np.ndarray) -> dict[str, float]:
+        """Each scalar of one metric family of ``fake`` features against the whole real set (no interval)."""
+        return self._scalars(family, self.real.features, fake, self.real_stats)
 
     def _scalars(self, family: str, a: Any, b: Any, reference_stats: Any, details: bool = False) -> dict[str, Any]:
         first = reference_stats if (family == "fid" and reference_stats is not None) else a
@@ -248,7 +247,6 @@ class MetricsReference:
             records.append(fn(*xs))
             return records[-1][names[0]]
 
-        z = NormalDist().inv_cdf(0.5 + self.level / 2)
         kwargs = {"n_boot": self.n_boot, "level": self.level, "seed": self.seed}
         out = {}
         for i, name in enumerate(names):
@@ -257,49 +255,18 @@ class MetricsReference:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # resampled duplicates; the caveat is in the docs
                 ci = bootstrap_ci(metric, *sets, **kwargs)
-            low, high = ci.estimate - z * ci.std, ci.estimate + z * ci.std
-            lo_bound, hi_bound = BOUNDS.get(name, (-math.inf, math.inf))
-            out[name] = (max(low, lo_bound), min(high, hi_bound))
+            out[name] = normal_interval(ci.estimate, ci.std, self.level, METRICS[name].bounds)
         return out
 
-    def _is(self, logits: np.ndarray) -> Any:
+    def inception_score(self, logits: np.ndarray) -> Any:
         from genlens.metrics import inception_score
 
         return inception_score(logits, splits=min(IS_SPLITS, max(1, len(logits) // 2)), device=self.device)
 
     def _is_estimate(self, logits: np.ndarray, floor: float | None) -> MetricEstimate:
-        result = self._is(logits)
+        result = self.inception_score(logits)
         ci = None
         if self.n_boot > 0:
-            ci = self._bootstrap(lambda x: {"is": float(self._is(x))}, ["is"], logits)["is"]
+            ci = self._bootstrap(lambda x: {"is": float(self.inception_score(x))}, ["is"], logits)["is"]
         details = {"std": result.std, "splits": result.splits}
         return MetricEstimate("is", float(result), ci, floor, None, True, details)
-
-
-def applies(ctx: ReportContext) -> str | None:
-    if len(ctx.real) < 4 or len(ctx.fake) < 4:
-        return f"needs at least 4 images per set (real {len(ctx.real)}, generated {len(ctx.fake)})"
-    return None
-
-
-def run(ctx: ReportContext) -> Section:
-    """Features in the chosen space (reusing a prepared :class:`MetricsReference` when given), then metrics."""
-    opts = ctx.options.get(KEY, {})
-    batch_size = int(opts.get("batch_size", 64))
-    extractor_kwargs = opts.get("extractor_kwargs")
-    reference: MetricsReference | None = opts.get("reference")
-    if reference is None:
-        name = resolve_feature_space(opts.get("features"), ctx.real, ctx.fake)
-        real = extract(ctx.real, name, ctx.device, ctx.cache_dir, batch_size, extractor_kwargs)
-        reference = MetricsReference(
-            real,
-            metrics=opts.get("metrics", DEFAULT_METRICS),
-            k=int(opts.get("k", 5)),
-            n_boot=int(opts.get("n_boot", 50)),
-            level=float(opts.get("level", 0.95)),
-            seed=ctx.seed,
-            device=ctx.device,
-        )
-    fake = extract(ctx.fake, reference.feature_space, ctx.device, ctx.cache_dir, batch_size, extractor_kwargs)
-    return reference.compare(fake, floor=True).to_section()
-

@@ -1,6 +1,6 @@
 """Results of the standard-metrics section: one :class:`MetricEstimate` per scalar, gathered in a
 :class:`StandardMetrics` that renders itself as a report :class:`Section` and as the JSON of
-``genlens metrics --json``. Computed by :class:`genlens.metrics.diagnostic.MetricsReference`.
+``genlens metrics --json``. Computed by :class:`genlens.metrics.reference.MetricsReference`.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from genlens.report.section import Section, Table
+from genlens.views.section import Section, Table
 
 KEY = "metrics"
 TITLE = "Standard metrics"
@@ -24,9 +24,29 @@ FAMILIES: dict[str, tuple[str, ...]] = {
     "cms": ("cms",),
 }
 DEFAULT_METRICS: tuple[str, ...] = tuple(FAMILIES)
-HIGHER_IS_BETTER = {"is": True, "precision": True, "recall": True, "density": True, "coverage": True, "cms": True}
-#: Natural ranges, to clip intervals to.
-BOUNDS = {"fid": (0.0, math.inf), "precision": (0.0, 1.0), "recall": (0.0, 1.0), "coverage": (0.0, 1.0), "density": (0.0, math.inf)}
+
+
+@dataclass(frozen=True)
+class MetricDef:
+    """What a metric's number means: which way is better, and its natural range (intervals are clipped to it)."""
+
+    name: str
+    higher_is_better: bool
+    bounds: tuple[float, float] = (-math.inf, math.inf)
+
+
+#: Every scalar of every family, with its direction and range (the one table of both).
+METRICS: dict[str, MetricDef] = {m.name: m for m in (
+    MetricDef("fid", False, (0.0, math.inf)),
+    MetricDef("kid", False),  # unbiased: may fall below 0 by noise
+    MetricDef("is", True, (1.0, math.inf)),
+    MetricDef("precision", True, (0.0, 1.0)),
+    MetricDef("recall", True, (0.0, 1.0)),
+    MetricDef("density", True, (0.0, math.inf)),
+    MetricDef("coverage", True, (0.0, 1.0)),
+    MetricDef("mmd", False),
+    MetricDef("cms", True),
+)}
 
 
 @dataclass(frozen=True)
@@ -100,12 +120,12 @@ class StandardMetrics:
         }
 
     def summary(self) -> str:
-        from genlens.report.metrics_figures import summary_sentence
+        from genlens.metrics.figures import summary_sentence
 
         return summary_sentence(self)
 
     def to_section(self) -> Section:
-        from genlens.report.metrics_figures import metrics_figure
+        from genlens.metrics.figures import metrics_figure
 
         columns = ("metric", "value", f"CI low ({self.level:.0%})", "CI high", "generated (half)", "real floor (half)", "better")
         rows = tuple(

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from genlens.report.section import Figure, Section, Table
+from genlens.views.section import Figure, Section, Table
 
 HELD_OUT_SEED = 987_654  # a world seed no zoo model trains on
 
@@ -37,7 +37,9 @@ def _grid(images: np.ndarray, rows: int) -> np.ndarray:
 
 
 def _image_figure(name: str, mosaic: np.ndarray, caption: str, width: float = 7.0, labels: list[str] | None = None) -> Figure:
-    import matplotlib.pyplot as plt
+    from genlens.plotting import pyplot
+
+    plt = pyplot()
 
     h, w = mosaic.shape[:2]
     fig, ax = plt.subplots(figsize=(width, width * h / w + 0.2))
@@ -81,7 +83,9 @@ def vae_section(quick: bool, beta: float = 4.0, cache_dir: str | Path | None = N
 
 def dcgan_section(quick: bool, size: int = 32, cache_dir: str | Path | None = None, device: str | None = None) -> Section:
     """DCGAN samples of the same latents at the first, middle and last checkpoint, and its losses."""
-    import matplotlib.pyplot as plt
+    from genlens.plotting import pyplot
+
+    plt = pyplot()
 
     from genlens.zoo.models import dcgan
     from genlens.zoo.models.reference import demo_dcgan_epochs

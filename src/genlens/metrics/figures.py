@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from genlens.report.section import Figure
+from genlens.views.section import Figure
 
 if TYPE_CHECKING:
-    from genlens.report.metrics_result import MetricEstimate, StandardMetrics
+    from genlens.metrics.standard import MetricEstimate, StandardMetrics
 
 _LABELS = {"fid": "FD", "kid": "KID", "is": "IS", "mmd": "MMD² (RBF)", "cms": "CMS (RBF)"}
 _FAKE, _MATCHED, _FLOOR = "#2f5d8a", "#8fb3d6", "#9aa3ad"
@@ -20,11 +20,9 @@ def label(name: str) -> str:
 def metrics_figure(result: "StandardMetrics") -> Figure:
     """One small panel per metric (scales differ): generated value with its CI, and at half size the
     generated-vs-real value beside the real-vs-real floor."""
-    import matplotlib
+    from genlens.plotting import pyplot
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     ests = result.estimates
     cols = min(5, len(ests))
     rows = -(-len(ests) // cols)

@@ -1,8 +1,9 @@
 """Which feature space the standard metrics use, and the features of a source in it.
 
 The default must work offline: ``inception-v3-fid`` needs a weights file we cannot download, so
-``auto`` picks the zoo classifier's penultimate features when every input comes from the zoo world
-(a network trained on exactly that distribution), else ``random-vgg16`` -- the seeded random
+``auto`` picks the inputs' own feature space when they name one (world scenes name the zoo
+classifier's penultimate features, a network trained on exactly that distribution), else
+``random-vgg16`` -- the seeded random
 embedding the precision/recall/density/coverage paper recommends for domains without a pretrained
 network. Numbers from different feature spaces are not comparable; the choice is recorded.
 """
@@ -19,19 +20,14 @@ import numpy as np
 from genlens.errors import InputError
 from genlens.io.base import ImageSource
 
-ZOO_FEATURES = "zoo-classifier"
 GENERIC_FEATURES = "random-vgg16"
 
 
-def is_zoo_source(source: ImageSource) -> bool:
-    """True for images drawn from the planted-defect world (real set or a zoo generator)."""
-    module = type(source).__module__
-    return module.startswith("genlens.zoo") or str(source.describe().get("kind", "")).lower().startswith("zoo")
-
-
 def default_feature_space(*sources: ImageSource) -> str:
-    """``zoo-classifier`` when every source is zoo imagery, else ``random-vgg16``."""
-    return ZOO_FEATURES if sources and all(is_zoo_source(s) for s in sources) else GENERIC_FEATURES
+    """The inputs' own feature space when they all name the same one (world scenes: the zoo classifier),
+    else ``random-vgg16``."""
+    names = {s.defaults().get("features") for s in sources}
+    return names.pop() if len(names) == 1 and None not in names else GENERIC_FEATURES
 
 
 def resolve_feature_space(name: str | None, *sources: ImageSource) -> str:
@@ -75,7 +71,7 @@ def extract(
     ``extractor_kwargs`` go to ``get_extractor`` (e.g. ``{"quick": True}`` for the zoo classifier)."""
     from genlens.features import extract_features, get_extractor
 
-    kwargs = {**_extractor_kwargs(name, source), **(extractor_kwargs or {})}
+    kwargs = {"image_size": tuple(source.image_size), **(extractor_kwargs or {})}  # for per-size networks
     extractor = get_extractor(name, device=device, **kwargs)
     primary = extractor.outputs[0]
     wanted = [primary, "logits"] if "logits" in extractor.outputs[1:] else [primary]
@@ -107,13 +103,6 @@ def _npz_logits(path: Path, n: int) -> np.ndarray | None:
     if logits.ndim != 2 or len(logits) != n or not np.isfinite(logits).all():
         raise InputError(f"{path}: 'logits' must be a finite (n, classes) array with one row per feature row")
     return logits
-
-
-def _extractor_kwargs(name: str, source: ImageSource) -> dict[str, Any]:
-    """The zoo classifier is trained per image size: pick the one matching the source."""
-    if name == ZOO_FEATURES:
-        return {"size": int(source.image_size[0])}
-    return {}
 
 
 def _describe_extractor(extractor: Any, name: str) -> dict[str, Any]:

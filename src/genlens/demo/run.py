@@ -5,7 +5,7 @@ trained zoo DCGAN, whose flaws nobody planted), a full report for each against t
 an ``index.html`` that sets what was planted beside what each view found. The real set's features
 and noise floor are computed once and shared by every comparison. Then the tracking experiment: the
 zoo DCGAN over every epoch for five seeds plus a run with a planted learning-rate blow-up
-(:mod:`genlens.track.demo`), whose runs train in a background process while the reports are written.
+(:mod:`genlens.demo.tracking`), whose runs train in a background process while the reports are written.
 """
 
 from __future__ import annotations
@@ -17,12 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from genlens._device import resolve_device
-from genlens.cli._common import err_console
+from genlens._console import err_console
 from genlens.io.base import ImageSource
-from genlens.report.diagnostics import ReportContext
 from genlens.report.render import check_out_dir, template_env, write_report
-from genlens.report.runner import run_diagnostics
-from genlens.report.section import Section
+from genlens.views.section import Section
 
 SIZE = 32
 
@@ -109,33 +107,29 @@ def run_demo(
 def _reports_and_tracking(out: Path, quick: bool, n: int, dev: str, cache: Path | None, seed: int, n_boot: int,
                           model_sections: list[Section], background: Any, track: bool, track_seeds: int,
                           start: _Timer) -> Path:
-    from genlens.metrics.diagnostic import MetricsReference
-    from genlens.report.feature_space import ZOO_FEATURES, extract
+    from genlens.report.runner import Runner
+    from genlens.views import RunContext
     from genlens.zoo import make_generator
     from genlens.zoo.sources import real_source
 
-    _say(f"real set: {n} world scenes at {SIZE}px; features ({ZOO_FEATURES}) and real-vs-real floor, once")
     real = real_source(n, seed=seed, size=SIZE)
-    extractor_kwargs = {"quick": quick}
-    real_features = extract(real, ZOO_FEATURES, dev, cache, extractor_kwargs=extractor_kwargs)
+    _say(f"real set: {n} world scenes at {SIZE}px; every view fitted on it once")
     real_strip = thumbnails(real)
-    reference = MetricsReference(real_features, n_boot=n_boot, seed=seed, device=dev)
-    reference.floor()
-
+    n_views = 20 if quick else 100  # fewer bootstrap replicates than a paper would use
     options: dict[str, dict[str, Any]] = {
-        "metrics": {"reference": reference, "extractor_kwargs": extractor_kwargs},
-        # every view: quick models in quick mode, and fewer bootstrap replicates than a paper would use
-        **{key: {"quick": quick, "n_boot": 20 if quick else 100} for key in ("regions", "semantics", "manifold", "atlas")},
+        "metrics": {"feature_options": (("quick", quick),), "n_boot": n_boot},
+        # a narrower RBF bandwidth than the median heuristic: blur and pixel noise in a box barely move
+        # CMS at the median bandwidth (see docs/regions.md, "bandwidth")
+        "regions": {"n_boot": n_views, "bandwidth_scale": 0.1},
+        "semantics": {"n_boot": n_views, **({"segmenter": "zoo-quick"} if quick else {})},
+        # two activation positions per image (not the atlas's default four): 4000 points per layer keep
+        # the nine UMAP fits inside the demo's ten-minute budget on a 2-core CPU
+        "atlas": {"quick": quick, "positions": 2},
     }
-    # two activation positions per image (not the atlas's default four): 4000 points per layer keep
-    # the nine UMAP fits inside the demo's ten-minute budget on a 2-core CPU
-    options["atlas"]["positions"] = 2
-    # a narrower RBF bandwidth than the median heuristic: blur and pixel noise in a box barely move
-    # CMS at the median bandwidth (see docs/regions.md, "bandwidth")
-    options["regions"]["bandwidth_scale"] = 0.1
     partition = _real_partition(real, out, dev)
     if partition is not None:
         options["regions"]["partition"] = str(partition)
+    runner = Runner(real, options, RunContext(device=dev, cache_dir=cache, seed=seed))
     runs: list[tuple[str, str, dict[str, Any], ImageSource]] = []  # (name, folder, planted, source)
     for i, (name, params) in enumerate(GENERATORS):
         gen = make_generator(name, size=SIZE, seed=seed + 101 + i, **params)
@@ -148,8 +142,8 @@ def _reports_and_tracking(out: Path, quick: bool, n: int, dev: str, cache: Path 
     for i, (name, slug, planted, fake) in enumerate(runs, start=1):
         t0 = _Timer()
         _say(f"[{i}/{len(runs)}] {name}: running every view")
-        ctx = ReportContext(real=real, fake=fake, out_dir=out / slug, cache_dir=cache, device=dev, seed=seed, options=options)
-        sections = run_diagnostics(ctx, on_done=lambda sec, sec_s: _say(f"      {sec.key}: {sec.status} ({sec_s:.0f}s)"))
+        sections = runner.sections(fake, out / slug,
+                                   on_done=lambda sec, sec_s: _say(f"      {sec.key}: {sec.status} ({sec_s:.0f}s)"))
         inputs = {"real": real.describe(), "fake": fake.describe(), "planted": planted}
         write_report(sections, out / slug, title=f"genlens demo: {name}", inputs=inputs)
         row = _row(name, planted, f"{slug}/report.html", sections, t0.seconds)
@@ -164,7 +158,7 @@ def _reports_and_tracking(out: Path, quick: bool, n: int, dev: str, cache: Path 
 
 def _models(quick: bool, cache: Path | None, device: str, keys: tuple[str, ...]) -> list[Section]:
     """The reference models' report sections named by ``keys``, in that order."""
-    from genlens.report.zoo_models import (
+    from genlens.demo.models import (
         dcgan_section,
         guarded,
         manifold_section,
@@ -192,7 +186,7 @@ def _start_tracking_runs(track: bool, n_seeds: int, quick: bool, cache: Path | N
 
     if not track or device != "cpu" or (os.cpu_count() or 1) < 2 or torch.get_num_threads() < 2:
         return None
-    from genlens.track.demo import pretrain_in_background, tracking_runs
+    from genlens.demo.tracking import pretrain_in_background, tracking_runs
 
     runs = tracking_runs(n_seeds, quick)
     _say(f"tracking: training {len(runs)} DCGAN runs in a background process")
@@ -202,7 +196,7 @@ def _start_tracking_runs(track: bool, n_seeds: int, quick: bool, cache: Path | N
 def _tracking(background: Any, n_seeds: int, quick: bool, real: ImageSource, out: Path, cache: Path | None,
               device: str) -> dict[str, Any] | None:
     """The tracking experiment's report under ``out/tracking``; a failure is reported, not raised."""
-    from genlens.track.demo import dcgan_tracking_demo, tracking_runs
+    from genlens.demo.tracking import dcgan_tracking_demo, tracking_runs
 
     t0 = _Timer()
     _say(f"tracking: zoo DCGAN over every epoch, {n_seeds} seeds and one planted lr blow-up")

@@ -26,6 +26,7 @@ from genlens.atlas import stats
 from genlens.atlas.layout import AnchoredLayout, LayoutConfig
 from genlens.errors import ConfigError, InputError
 from genlens.io.base import ImageSource
+from genlens.views.base import Measurement, Measurements
 
 #: Splits averaged for the JS noise floor.
 FLOOR_SPLITS = 8
@@ -176,32 +177,33 @@ class AtlasMeter:
         self.model = _resolve(reference.model, reference.model_options, image_size, reference.seed)
         self._floors: dict[tuple[str, int], float] = {}
 
-    def __call__(self, images: torch.Tensor, n_boot: int = 0) -> tuple[dict[str, float], dict[str, np.ndarray]]:
-        """Per layer: JS, its floor and (``n_boot >= 2``) its standard error over resamples of the images."""
+    def __call__(self, images: torch.Tensor, n_boot: int = 0) -> Measurements:
+        """Per layer: JS (judged), its floor (shown), its standard error over ``n_boot`` resamples of the
+        images, and the generated cell counts (an array, from which events name cells)."""
         from genlens.atlas import collect_activations
         from genlens.io import ArraySource
         from genlens.statistics import resample_counts, standard_error
-        from genlens.track.measure import se_metric
 
         acts = collect_activations(self.model, {"fake": ArraySource(images, name="samples")}, self.ref.layers,
                                    positions=self.ref.positions, seed=self.ref.seed, device=self.device)
-        values: dict[str, float] = {}
+        values: dict[str, Measurement] = {}
         arrays: dict[str, np.ndarray] = {}
         for layer in self.ref.layers:
             cells = stats.cell_index(self.ref.layouts[layer].place(acts[layer].values), self.ref.grid)
             fake = stats.histogram(cells, self.ref.grid)
             real = self.ref.real_counts(layer)
-            values[js_metric(layer)] = stats.js(real, fake)
+            se = float("nan")
             if n_boot >= 2:  # resample whole images: an image's positions are not independent draws
                 weights = resample_counts(len(images), n_boot, self.ref.seed)[:, acts[layer].image_id]
                 reps = [stats.js(real, np.bincount(cells, weights=w, minlength=self.ref.grid ** 2)) for w in weights]
-                values[se_metric(js_metric(layer))] = standard_error(np.array(reps))
+                se = standard_error(np.array(reps))
+            values[js_metric(layer)] = Measurement(stats.js(real, fake), se, False)
             key = (layer, len(images))
             if key not in self._floors:  # the same for every step of the same size: computed once
                 self._floors[key] = js_floor(self.ref, layer, len(images))
-            values[floor_metric(layer)] = self._floors[key]
+            values[floor_metric(layer)] = Measurement(self._floors[key])
             arrays[counts_name(layer)] = fake.astype(np.int64)
-        return values, arrays
+        return Measurements(values, arrays)
 
 
 def js_floor(ref: AtlasReference, layer: str, n_fake: int) -> float:
@@ -212,20 +214,24 @@ def js_floor(ref: AtlasReference, layer: str, n_fake: int) -> float:
     distribution grows like ``1/N_1 + 1/N_2``, so the mean is rescaled from the split's sizes
     ``(n_real - m, m)`` to the step's ``(n_real, n_fake)``.
     """
+    from genlens.statistics import floor_over_splits, random_subset
+
     n_real = ref.n_images
     m = min(int(n_fake), n_real // 2)
     if m < 1:
         raise InputError("the atlas noise floor needs at least 2 real images")
     rng = np.random.default_rng(ref.seed)
     cells, owner = ref.real_cells[layer], ref.real_images_of_rows
-    values = []
-    for _ in range(FLOOR_SPLITS):
+
+    def split_js(pseudo_fake_images: np.ndarray) -> float:
         pseudo_fake = np.zeros(n_real, dtype=bool)
-        pseudo_fake[rng.choice(n_real, m, replace=False)] = True
+        pseudo_fake[pseudo_fake_images] = True
         chosen = pseudo_fake[owner]
-        values.append(stats.js(stats.histogram(cells[~chosen], ref.grid), stats.histogram(cells[chosen], ref.grid)))
+        return stats.js(stats.histogram(cells[~chosen], ref.grid), stats.histogram(cells[chosen], ref.grid))
+
+    mean = floor_over_splits(split_js, ((random_subset(n_real, m, rng),) for _ in range(FLOOR_SPLITS)))
     scale = (1 / n_real + 1 / int(n_fake)) / (1 / (n_real - m) + 1 / m)
-    return float(np.mean(values) * scale)
+    return float(mean * scale)
 
 
 @dataclass(frozen=True)
@@ -256,11 +262,134 @@ class CellSeries:
                 "real_share": float(real_share), "fake_share": float(fake_share)}
 
 
-def cell_series(store: Any, run: str, ref: AtlasReference) -> list[CellSeries]:
-    """The :class:`CellSeries` of every atlas layer logged for ``run`` in ``store``."""
+def cell_series(arrays: Any, run: str, ref: AtlasReference) -> list[CellSeries]:
+    """The :class:`CellSeries` of every atlas layer logged for ``run``; ``arrays(run, name)`` reads the
+    store's ``{step: array}`` of one name."""
     out = []
     for layer in ref.layers:
-        counts = store.arrays(run, counts_name(layer))
+        counts = arrays(run, counts_name(layer))
         if counts:
             out.append(CellSeries(layer, ref.grid, ref.real_counts(layer), counts, ref.cell_classes(layer)))
     return out
+
+
+# -- events and the tracking report --------------------------------------------------------------------
+def cell_causes(cells: Sequence[CellSeries], evidence: Any, layer: str | None) -> list[dict[str, Any]]:
+    """Cells of one layer whose JS term grew most: the event's own layer, else the one whose JS rose most."""
+    from genlens.views.base import shares
+
+    prev, step = evidence.prev, evidence.step
+    growth = {}
+    for series in cells:
+        old, new = series.contributions(prev), series.contributions(step)
+        if old is not None and new is not None:
+            growth[series.layer] = (series, new - old)
+    if layer not in growth:
+        rising = {name: float(g.sum()) for name, (_, g) in growth.items() if g.sum() > 0}
+        if not rising:
+            return []
+        layer = max(rising, key=rising.get)
+    series, change = growth[layer]
+    parts = shares({str(c): float(change[c]) for c in np.flatnonzero(change > 0)}, "cell", int,
+                   evidence.rule.max_causes, evidence.rule.min_share)
+    out = []
+    for cause in parts:
+        where = series.describe(cause["id"], step)
+        label = f" ({where['real_class']})" if where["real_class"] else ""
+        name = f"{layer} cell ({where['row']},{where['col']}){label}, {where['fakes']} fakes"
+        out.append({**cause, **where, "id": f"{layer}:{where['row']},{where['col']}", "name": name})
+    return out
+
+
+def atlas_panels(series: Any, layers: Sequence[str], events: Sequence[Any] = (), highlight: Sequence[str] = ()) -> Any:
+    """Per layer: JS divergence of the atlas cells (mean and band over runs) above its noise floor."""
+    from genlens.plotting import aligned, mark_events, panel_grid, runs_band
+
+    fig, axes = panel_grid(len(layers))
+    for ax, layer in zip(axes, layers):
+        runs_band(ax, series, js_metric(layer), "tab:purple", highlight)
+        f_steps, floor, _ = aligned(series, floor_metric(layer))
+        if floor.size:
+            with np.errstate(all="ignore"):
+                ax.plot(f_steps, np.nanmean(floor, 0), color="grey", lw=1.0, ls="--")
+        mark_events(ax, events, js_metric(layer))
+        ax.set_title(f"{layer}: JS (nats, lower is better)", fontsize=9)
+        ax.set_xlabel("step", fontsize=8)
+        ax.tick_params(labelsize=7)
+    fig.suptitle("activation-atlas divergence (mean and min-max band over runs; dashed: noise floor)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def atlas_event(event: Any, cells: Sequence[CellSeries], atlas: AtlasReference | None) -> Any:
+    """The cells an event blames: real density, generated density before and at the step, and real
+    example patches of the top cells (what the generator stopped -- or started -- producing)."""
+    from matplotlib.patches import Rectangle
+
+    from genlens.plotting import pyplot
+
+    causes = [c for c in event.causes if c["kind"] == "cell"]
+    series = next((s for s in cells if causes and s.layer == causes[0]["layer"]), None)
+    if series is None or series.fake_counts.get(event.step) is None:
+        return None
+    steps = sorted(series.fake_counts)
+    prev = max((s for s in steps if s < event.step), default=None)
+    plt = pyplot()
+    n_examples = min(len(causes), 3) if atlas is not None else 0
+    fig, axes = plt.subplots(1, 3 + n_examples, figsize=(3.0 * (3 + n_examples), 3.2), squeeze=False)
+    axes = axes[0]
+    g = series.grid
+    panels = [("real", series.real_counts)]
+    if prev is not None:
+        panels.append((f"generated, step {prev}", series.fake_counts[prev]))
+    panels.append((f"generated, step {event.step}", series.fake_counts[event.step]))
+    for ax, (title, counts) in zip(axes, panels):
+        ax.imshow((counts / max(counts.sum(), 1)).reshape(g, g), cmap="magma", interpolation="nearest", origin="lower")
+        for c in causes:
+            ax.add_patch(Rectangle((c["col"] - 0.5, c["row"] - 0.5), 1, 1, fill=False, edgecolor="cyan", lw=1.5))
+        ax.set_title(title, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax in axes[len(panels) : 3]:
+        ax.set_visible(False)
+    for ax, cause in zip(axes[3:], causes):
+        patches = atlas.examples(series.layer, cause["row"] * g + cause["col"], count=4)
+        if len(patches):
+            ax.imshow(np.concatenate(list(patches.transpose(0, 2, 3, 1)), axis=1), interpolation="nearest")
+        ax.set_title(f"cell ({cause['row']},{cause['col']}): {100 * cause['share']:.0f}%\n{cause['fakes']} fakes; real:",
+                     fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(f"{event.run}, step {event.step}: {event.metric} {event.direction} by {abs(event.change):.3g} "
+                 f"({event.score:.0f} noise units); boxed: the cells whose share of {series.layer}'s divergence grew most",
+                 fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def track_section(result: Any, atlas: AtlasReference | None, cells: Mapping[str, Sequence[CellSeries]]) -> list[Any]:
+    """The tracking report's atlas section: divergence per layer over steps, and up to four events' cells."""
+    from genlens.views.section import Figure, Section
+
+    logged = {js_layer(m) for m in result.metrics} - {None}
+    order = list(atlas.layers) if atlas is not None else sorted(logged)
+    layers = [layer for layer in order if layer in logged]
+    if not layers:
+        return []
+    figs = [Figure.from_matplotlib("js", atlas_panels(result.series, layers, result.events, result.highlight))]
+    cell_events = [e for e in result.events if any(c["kind"] == "cell" for c in e.causes)]
+    shown = sorted({(e.run, e.step) for e in cell_events})[:4]
+    for i, (run, step) in enumerate(shown):
+        event = max((e for e in cell_events if (e.run, e.step) == (run, step)), key=lambda e: e.score)
+        fig = atlas_event(event, cells.get(run, []), atlas)
+        if fig is not None:
+            figs.append(Figure.from_matplotlib(f"event-{i}", fig, caption=f"{run}, step {step}: {event.metric}"))
+    last = {layer: [v for r in result.series.values() for s, v in r.get(js_metric(layer), [])[-1:]] for layer in layers}
+    summary = "Jensen-Shannon divergence of activation cells on a map fitted once on real images; " + ", ".join(
+        f"{layer}: last {np.nanmean(v):.3f} nats" for layer, v in last.items() if v)
+    notes = ("the dashed line is the noise floor: the divergence between a random subset of real images of the "
+             "step's size and the other real images, i.e. what a perfect generator would score",
+             "generated activations are placed from their nearest real activations (the map is frozen), so "
+             "content no real image has lands at the edge of the nearest real cells")
+    return [Section("track-atlas", "Activation atlas over steps", summary, tuple(figs), notes=notes,
+                    data={"layers": layers, "grid": atlas.grid if atlas is not None else None})]

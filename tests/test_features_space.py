@@ -8,7 +8,7 @@ import pytest
 from genlens.io import PrefixSource
 from genlens.errors import InputError
 from genlens.io import ArraySource
-from genlens.report.feature_space import default_feature_space, load_precomputed, resolve_feature_space
+from genlens.features.space import default_feature_space, load_precomputed, resolve_feature_space
 
 
 def test_default_is_the_zoo_classifier_only_for_zoo_images():

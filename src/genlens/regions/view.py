@@ -1,0 +1,159 @@
+"""The regions view: pixel clusters of the real data by pairwise CKA, and the cluster-wise CMS of a generator.
+
+``fit`` clusters the real images' pixels (or loads a saved partition) and fixes the RBF bandwidth;
+``compare`` splits the image CMS into cluster-wise CMS values with intervals and a noise floor;
+``measure`` gives tracking the image CMS, the product of cluster CMS and each cluster's CMS.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from genlens._fs import atomic_path, atomic_write_text
+from genlens.io.base import ImageSource
+from genlens.regions.analysis import RealRegions, build_partition, compare_regions, fit_regions
+from genlens.regions.cms import CmsPlan, cluster_cms
+from genlens.regions.figures import KEY, TITLE
+from genlens.regions.partition import PixelPartition
+from genlens.regions.result import RegionsResult
+from genlens.regions.spatial import images_to_spatial
+from genlens.views.base import Measurement, Measurements, RunContext, StepEvidence, View
+from genlens.views.options import option
+
+#: At least this many images per set: the noise floor splits the real set in halves.
+MIN_IMAGES = 8
+
+
+@dataclass(frozen=True)
+class RegionsOptions:
+    clusters: int | None = option(None, "Number of pixel clusters (default: the largest-gap rule on the dendrogram, "
+                                  "2..--k-max).", short="-k", min=1)
+    k_max: int = option(12, "Upper bound for the automatic number of clusters.", min=2)
+    partition: str | None = option(None, "Reuse a saved partition (.npz or .json) instead of clustering REAL again "
+                                   "(same clusters and bandwidth).")
+    distance: Literal["profile", "one_minus_cka"] = option(
+        "profile", "Clustering distance: profile (Euclidean between CKA rows, the paper) or one_minus_cka.")
+    cka_estimator: Literal["biased", "unbiased"] = option("biased", "HSIC estimator for CKA: biased or unbiased.")
+    cka_batch: int = option(100, "Images per CKA batch (0 = pool all images).", min=0)
+    estimator: Literal["biased", "unbiased"] = option("biased", "CMS estimator: biased (V-statistic) or unbiased.")
+    mode: Literal["pooled", "minibatch"] = option("pooled", "CMS form: pooled, or minibatch (averaged over batch pairs).")
+    bandwidth_scale: float = option(1.0, "Multiply the median-heuristic bandwidth; < 1 makes CMS more sensitive to "
+                                    "fine/noise defects.", min=1e-6)
+    max_images: int | None = option(2000, "Use at most the first N images of each input.", flag="--n", min=8)
+    n_boot: int = option(200, "Bootstrap resamples for the CIs (0 = none).", min=0)
+    level: float = option(0.95, "Confidence level of the CIs.", min=0.5, max=0.999)
+
+
+@dataclass(frozen=True, eq=False)
+class FittedRegions:
+    """The regions view's reference: the options and the fitted real side."""
+
+    options: RegionsOptions
+    real: RealRegions
+
+
+class RegionsView(View):
+    key = KEY
+    title = TITLE
+    Options = RegionsOptions
+    tracks = True
+
+    def applies(self, real: ImageSource, fake: ImageSource | None, options: RegionsOptions) -> str | None:
+        """Pixel-by-pixel comparison needs real and fake images of one size."""
+        if fake is not None and tuple(real.image_size) != tuple(fake.image_size):
+            return (
+                f"real images are {real.image_size[0]}x{real.image_size[1]} and fake images "
+                f"{fake.image_size[0]}x{fake.image_size[1]}; regions compares them pixel by pixel, so resize one "
+                "set to the other's size first"
+            )
+        if min(len(real), len(fake) if fake is not None else MIN_IMAGES) < MIN_IMAGES:
+            return f"regions needs at least {MIN_IMAGES} real and {MIN_IMAGES} fake images"
+        return None
+
+    def fit(self, real: ImageSource, options: RegionsOptions, ctx: RunContext) -> FittedRegions:
+        partition = PixelPartition.load(options.partition) if options.partition else None
+        fitted = fit_regions(real, partition, options.clusters, options.bandwidth_scale, options.max_images,
+                             ctx.device, distance=options.distance, k_max=options.k_max,
+                             estimator=options.cka_estimator, batch_size=options.cka_batch or None)
+        return FittedRegions(options, fitted)
+
+    def compare(self, reference: FittedRegions, fake: ImageSource, ctx: RunContext) -> RegionsResult:
+        opts = reference.options
+        plan = CmsPlan(estimator=opts.estimator, mode=opts.mode, n_boot=opts.n_boot, level=opts.level, seed=ctx.seed)
+        return compare_regions(reference.real, fake, plan, opts.max_images, ctx.device)
+
+    # -- tracking ---------------------------------------------------------------------------------------
+    def fit_tracking(self, real: ImageSource, options: RegionsOptions, ctx: RunContext) -> FittedRegions:
+        """The partition of all ``max_images`` real images (not the report's first 1000), fixed for every step."""
+        images = real.read(0, min(len(real), options.max_images or len(real)))
+        partition = (PixelPartition.load(options.partition) if options.partition else
+                     build_partition(images, clusters=options.clusters, distance=options.distance,
+                                     k_max=options.k_max, max_images=None, device=ctx.device))
+        return FittedRegions(options, fit_regions(images, partition, bandwidth_scale=options.bandwidth_scale,
+                                                  max_images=None, device=ctx.device))
+
+    def measure(self, reference: FittedRegions, images: torch.Tensor, ctx: RunContext, n_boot: int = 20) -> Measurements:
+        from genlens.statistics import standard_error
+
+        real = reference.real
+        plan = CmsPlan(n_boot=n_boot if n_boot >= 2 else 0, floor_splits=0, seed=ctx.seed, resample="fake")
+        est = cluster_cms(real.spatial, images_to_spatial(images), real.partition.labels, real.gamma, plan,
+                          device=ctx.device)
+        boot = plan.n_boot > 0
+        values = {
+            f"{KEY}/cms": Measurement(est.image, standard_error(est.boot_image) if boot else np.nan, True),
+            f"{KEY}/cms_product": Measurement(est.product, standard_error(est.boot_product) if boot else np.nan, True),
+        }
+        cluster_se = standard_error(est.boot_clusters, axis=0) if boot else np.full(len(est.clusters), np.nan)
+        values.update({cluster_metric(j): Measurement(float(c), float(se), None)
+                       for j, (c, se) in enumerate(zip(est.clusters, cluster_se))})
+        return Measurements(values)
+
+    def direction(self, metric: str) -> bool | None:
+        return True if metric in (f"{KEY}/cms", f"{KEY}/cms_product") else None
+
+    def save_reference(self, reference: FittedRegions, folder: Path) -> None:
+        real = reference.real
+        reference.real.partition.save(folder / "partition.npz")
+        images = ((real.spatial + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8).permute(0, 3, 1, 2).numpy()
+        with atomic_path(folder / "images.npz") as tmp:
+            with open(tmp, "wb") as f:
+                np.savez_compressed(f, images=images)
+        header = {"options": asdict(reference.options), "gamma": real.gamma, "info": real.info}
+        atomic_write_text(folder / "regions.json", json.dumps(header, default=str))
+
+    def load_reference(self, folder: Path, ctx: RunContext) -> FittedRegions:
+        header = json.loads((folder / "regions.json").read_text())
+        options = RegionsOptions(**header["options"])
+        with np.load(folder / "images.npz", allow_pickle=False) as z:
+            images = torch.from_numpy(np.array(z["images"]))
+        partition = PixelPartition.load(folder / "partition.npz")
+        return FittedRegions(options, fit_regions(images, partition, bandwidth_scale=options.bandwidth_scale,
+                                                  max_images=None))
+
+    def describe_reference(self, reference: FittedRegions) -> dict[str, Any]:
+        p = reference.real.partition
+        return {"partition": {"k": p.k, "labels": p.labels.tolist(), "gamma": reference.real.gamma}}
+
+    def causes(self, reference: FittedRegions, evidence: StepEvidence, metric: str) -> list[dict[str, Any]]:
+        """Clusters by their exact share of the fall of ``log(product of cluster CMS)``."""
+        from genlens.regions.tracking import cluster_causes
+
+        return cluster_causes(evidence)
+
+    def track_sections(self, result: Any) -> list[Any]:
+        from genlens.regions.tracking import track_section
+
+        return track_section(result)
+
+
+def cluster_metric(j: int) -> str:
+    """Tracking name of cluster ``j``'s CMS."""
+    return f"{KEY}/cluster_{j:02d}"
+
