@@ -118,3 +118,26 @@ def test_bad_input_is_reported(rng: np.random.Generator) -> None:
         frechet_distance(bad, a)
     with pytest.raises(TooFewSamplesError, match="at least 2"):
         frechet_distance(a[:1], a)
+
+
+def test_fewer_samples_than_dimensions_use_the_exact_low_rank_route():
+    """With n < d the distance comes from the n x n cross product of the centred samples; it must equal
+    the d x d covariance route, and warn that the covariances are singular."""
+    import warnings
+
+    from genlens.metrics import frechet_distance
+    from genlens.metrics.frechet import RankDeficientCovarianceWarning
+    from genlens.metrics.gaussian import GaussianStats
+
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=(40, 90)), rng.normal(0.2, 1.3, size=(55, 90))
+    with pytest.warns(RankDeficientCovarianceWarning):
+        low = frechet_distance(a, b)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        full = frechet_distance(GaussianStats.from_features(a), GaussianStats.from_features(b))
+    assert low.sqrt_method == "low-rank" and full.sqrt_method != "low-rank"
+    assert low.value == pytest.approx(full.value, rel=1e-7)
+    assert low.mean_term == pytest.approx(full.mean_term, rel=1e-12)
+    enough = rng.normal(size=(200, 90))
+    assert frechet_distance(enough, enough[::-1]).sqrt_method != "low-rank"  # n > d: the covariance route

@@ -48,7 +48,7 @@ def test_regions_json_schema_figures_and_partition_reuse(runner, tmp_path) -> No
     assert cms["product"] == pytest.approx(np.prod([c["cms"] for c in cms["clusters"]]))
     assert sorted(f.name for f in out.iterdir()) == [
         "regions-cka.png", "regions-clusters.png", "regions-cms.png", "regions-deficit.png"]
-    assert f"Worst region: cluster {data['worst_cluster']}" in res.output
+    assert f"worst: cluster {data['worst_cluster']}" in res.output
 
     # the saved partition is reused as is: same clusters and bandwidth, no CKA recomputed
     res2 = runner.invoke(app, ["regions", REAL, "zoo:clean?n=120&seed=4", "--partition", str(part),
@@ -82,7 +82,7 @@ def test_report_hook(tmp_path) -> None:
     fitted = view.fit(real, options, RunContext())
     section = view.section(fitted, fake, RunContext())
     assert section.key == "regions" and section.status == "ok"
-    assert "Worst region: cluster" in section.summary
+    assert "No pixel cluster falls below its real-vs-real floor beyond noise" in section.summary  # clean
     assert len(section.figures) == 4 and section.table is not None
     json.dumps(section.data)
     other = real_source(60, seed=1, size=64)

@@ -221,3 +221,26 @@ def random_subset(n: int, m: int, rng: Seed) -> np.ndarray:
 def floor_over_splits(statistic: Callable[..., float], splits: Iterable[tuple[Any, ...]]) -> float:
     """Mean of ``statistic(*split)`` over the splits: a real-vs-real floor averaged over random splits."""
     return float(np.mean([statistic(*split) for split in splits]))
+
+
+def familywise_z(n_tests: int, alpha: float = 0.05) -> float:
+    """The two-sided normal threshold that keeps the chance of any false alarm among ``n_tests`` at
+    ``alpha`` (Bonferroni): a view that tests 12 clusters must not call one of them broken 1 time in 2."""
+    from statistics import NormalDist
+
+    return float(NormalDist().inv_cdf(1.0 - alpha / (2.0 * max(int(n_tests), 1))))
+
+
+def z_of_level(level: float) -> float:
+    """``z`` such that ``estimate ± z·SE`` is a two-sided ``level`` normal interval."""
+    from statistics import NormalDist
+
+    return float(NormalDist().inv_cdf(0.5 + level / 2.0))
+
+
+def z_of_p(p: float) -> float:
+    """A two-sided p-value (or q-value) as the normal score with that tail probability: noise units."""
+    from scipy.stats import norm
+
+    p = min(max(float(p), 1e-300), 1.0)
+    return float(norm.isf(p / 2.0))  # the upper tail directly: exact for p far below float precision

@@ -39,6 +39,7 @@ def analyze_atlas(
     icon_steps: int = 48,
     icon_size: int | None = None,
     weights: str | Path = "default",
+    input_size: int | None = None,
     quick: bool = False,
     seed: int = 0,
     device: str | None = None,
@@ -46,7 +47,8 @@ def analyze_atlas(
 ) -> AtlasResult:
     """Compare ``real`` and ``fake`` in the activation space of ``model`` (see :mod:`genlens.atlas`).
 
-    ``alpha`` is the KL pseudo-count; ``splits`` the number of real half-splits averaged for the
+    ``input_size`` resizes images to that side before the network (default: the network's own, 224
+    for torchvision models). ``alpha`` is the KL pseudo-count; ``splits`` the number of real half-splits averaged for the
     noise floor; ``icons`` renders a feature-visualisation icon per occupied cell of ``icon_grid``
     (default: the smallest grid).
 
@@ -60,7 +62,7 @@ def analyze_atlas(
     if not grids or min(grids) < 2:
         raise ConfigError(f"grid sizes must be integers >= 2, got {list(grids)}")
     atlas_model = model if isinstance(model, AtlasModel) else resolve_model(
-        model, weights=weights, image_size=tuple(real.image_size), quick=quick, seed=seed)
+        model, weights=weights, image_size=tuple(real.image_size), input_size=input_size, quick=quick, seed=seed)
     acts = collect_activations(atlas_model, {"real": real, "fake": fake}, layers, positions=positions, seed=seed,
                                max_images=max_images, attribution=attribution, device=device)
     classes = atlas_model.classes

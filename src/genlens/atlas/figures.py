@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from genlens.plotting import pyplot
-import numpy as np  # noqa: E402
+import numpy as np
 
-from genlens.atlas.result import AtlasResult, GridResult  # noqa: E402
-from genlens.views.section import Figure  # noqa: E402
+from genlens.atlas.result import AtlasResult, GridResult
+from genlens.plotting import pyplot
+from genlens.views.section import Figure
 
 KEY = "atlas"
 TITLE = "Activation atlas"
@@ -16,8 +16,10 @@ def excess_heatmap(result: AtlasResult, key: str = "js") -> Figure:
     """Divergence minus its noise floor, layers x grid sizes: where the sets part ways beyond chance."""
     layers, grids, table = result.excess_table(key)
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(grids), 0.9 + 0.5 * len(layers)))
-    limit = max(float(np.abs(table).max()), 1e-6)
+    fig, ax = plt.subplots(figsize=(2.6 + 1.2 * len(grids), 1.4 + 0.55 * len(layers)))
+    # anchored at three standard errors of the excess: a map within noise stays dark, not alarming
+    noise = 3.0 * max(g.floor.excess_se[key] for layer in result.layers for g in layer.grids)
+    limit = max(float(np.abs(table).max()), noise, 1e-6)
     image = ax.imshow(table, cmap="magma", vmin=min(0.0, float(table.min())), vmax=limit, aspect="auto")
     ax.set_xticks(range(len(grids)), [f"{g}x{g}" for g in grids])
     ax.set_yticks(range(len(layers)), layers)
@@ -26,8 +28,10 @@ def excess_heatmap(result: AtlasResult, key: str = "js") -> Figure:
             floor = result.layers[i].grids[j].floor.floor[key]
             ax.text(j, i, f"{table[i, j]:+.3f}\n(floor {floor:.3f})", ha="center", va="center", fontsize=7,
                     color="white" if table[i, j] < 0.6 * limit else "black")
-    fig.colorbar(image, ax=ax, label=f"{key} excess over noise floor (nats)")
-    ax.set_title("Where real and generated activations differ beyond sampling noise")
+    bar = fig.colorbar(image, ax=ax)
+    bar.set_label(f"{key.upper()} - noise floor (nats)", fontsize=8)
+    bar.ax.tick_params(labelsize=7)
+    ax.set_title("Where real and generated activations differ\nbeyond sampling noise", fontsize=9)
     return Figure.from_matplotlib(f"excess-{key}", fig, caption=(
         f"{key.upper()} between one real half and an equal fake sample, minus the same between two real halves "
         f"(mean of {result.layers[0].grids[0].floor.splits} splits). Near 0: within noise."))
@@ -45,7 +49,7 @@ def _panel(ax, values: np.ndarray, grid: int, title: str, cmap: str, vmin: float
     return handle
 
 
-def atlas_panels(result: AtlasResult, layer_name: str, grid: GridResult) -> Figure:
+def atlas_panels(result: AtlasResult, layer_name: str, grid: GridResult, maps: int = 1) -> Figure:
     """Real density, generated density and the smoothed log density ratio on the shared layout."""
     g = grid.grid
     empty = (grid.counts_real + grid.counts_fake) == 0
@@ -58,10 +62,12 @@ def atlas_panels(result: AtlasResult, layer_name: str, grid: GridResult) -> Figu
            "Oranges", 0, top, empty)
     limit = max(float(np.abs(grid.log_ratio[~empty]).max()) if (~empty).any() else 1.0, 1e-6)
     handle = _panel(axes[2], grid.log_ratio, g, "log(generated / real), smoothed", "RdBu_r", -limit, limit, empty)
-    significant = np.flatnonzero(grid.q_value < 0.05)
+    significant = np.flatnonzero(grid.q_value * maps < 0.05)  # the findings' rule (see genlens.atlas.section)
     axes[2].scatter(significant % g, significant // g, s=6, c="black", marker="x", linewidths=0.6)
-    fig.colorbar(handle, ax=axes[2], fraction=0.046)
-    fig.suptitle(f"{layer_name}, {g}x{g} grid (x: significant at FDR 5%)", fontsize=10)
+    bar = fig.colorbar(handle, ax=axes[2], fraction=0.046)
+    bar.set_label("log ratio", fontsize=8)
+    bar.ax.tick_params(labelsize=7)
+    fig.suptitle(f"{layer_name}, {g}x{g} grid (x: cells beyond noise)", fontsize=10)
     return Figure.from_matplotlib(f"atlas-{layer_name}-{g}".replace(".", "_"), fig, caption=(
         "Blue in the ratio panel: regions the generator under-produces; red: regions it over-produces."))
 
@@ -85,9 +91,10 @@ def icon_sheet(layer_name: str, grid: GridResult) -> Figure | None:
 
 def all_figures(result: AtlasResult) -> list[Figure]:
     figures = [excess_heatmap(result)]
+    maps = sum(len(layer.grids) for layer in result.layers)
     for layer in result.layers:
         grid = min(layer.grids, key=lambda gr: gr.grid)
-        figures.append(atlas_panels(result, layer.layer, grid))
+        figures.append(atlas_panels(result, layer.layer, grid, maps))
         sheet = next((icon_sheet(layer.layer, gr) for gr in layer.grids if gr.icons is not None), None)
         if sheet is not None:
             figures.append(sheet)

@@ -59,7 +59,8 @@ class AtlasOptions:
     quick: bool = option(False, "The zoo classifier's small quickly trained variant.")
     viewer: bool = option(True, "Write the interactive viewer (atlas.html) beside the report.")
     input_size: int | None = option(None, "Resize images to this side before the network (default: the "
-                                    "network's own).", cli=False)
+                                    "network's own, 224 for torchvision models; a random network sees small "
+                                    "images as well at their own size, at a fraction of the cost).", min=16)
 
 
 @dataclass
@@ -101,14 +102,14 @@ class AtlasView(View):
             reference.real, fake, model=reference.model, layers=list(o.layers) if o.layers else None,
             grids=tuple(o.grids), positions=o.positions, max_images=o.max_images, layout=layout, alpha=o.alpha,
             splits=o.splits, attribution=o.attribution, icons=o.icons, icon_steps=o.icon_steps, weights=o.weights,
-            quick=o.quick, seed=ctx.seed, device=ctx.device, cache_dir=ctx.cache_dir,
+            input_size=o.input_size, quick=o.quick, seed=ctx.seed, device=ctx.device, cache_dir=ctx.cache_dir,
         )
 
     def section(self, reference: FittedAtlas, fake: ImageSource, ctx: RunContext) -> Section:
         from genlens.atlas.section import build_section
 
         result = self.compare(reference, fake, ctx)
-        section = build_section(result)
+        section = build_section(result, reference.real.name_of)
         if reference.options.viewer and ctx.out_dir is not None:
             from genlens.atlas.viewer import write_viewer
 

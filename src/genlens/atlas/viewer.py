@@ -66,7 +66,7 @@ def _grid_payload(grid: GridResult, classes: tuple[str, ...] | None, real: _Imag
         "real": grid.counts_real.astype(int).tolist(),
         "fake": grid.counts_fake.astype(int).tolist(),
         "ratio": np.round(np.where(occupied, grid.log_ratio, 0.0), 4).tolist(),
-        "q": np.round(grid.q_value, 6).tolist(),
+        "q": [float(f"{q:.3g}") for q in grid.q_value.tolist()],  # significant digits: a q of 6e-14 is not 0
         "js": grid.divergences["js"], "kl_rf": grid.divergences["kl_real_fake"],
         "kl_fr": grid.divergences["kl_fake_real"], "floor": grid.floor.floor["js"], "excess": grid.floor.excess["js"],
         "classes": {int(c): [names(grid.top_classes_real[c]), names(grid.top_classes_fake[c])]
@@ -87,8 +87,11 @@ def _grid_payload(grid: GridResult, classes: tuple[str, ...] | None, real: _Imag
 def viewer_html(result: AtlasResult, real: ImageSource, fake: ImageSource) -> str:
     """The page as a string (see the module docstring)."""
     real_cache, fake_cache = _ImageCache(real), _ImageCache(fake)
+    layer, grid, _, _ = result.headline()  # open on the map where the two sets differ most
+    first = [item.layer for item in result.layers].index(layer)
     data = {
         "model": result.model.get("name"),
+        "start": {"layer": first, "grid": [g.grid for g in result.layers[first].grids].index(grid)},
         "layers": [
             {"name": layer.layer, "grids": [_grid_payload(g, result.classes, real_cache, fake_cache) for g in layer.grids]}
             for layer in result.layers

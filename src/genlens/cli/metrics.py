@@ -49,6 +49,9 @@ def _metrics(values: dict[str, Any]) -> None:
     )
     _print_skipped(result.inputs)
     console.print(api.metrics_table(result))
+    for warning in result.warnings:
+        err_console.print(f"warning: {warning}", markup=False, highlight=False, style="yellow")
+    console.print(result.summary(), markup=False, highlight=False)
     if values["json_out"] is not None:
         write_json(values["json_out"], result.to_json())
         err_console.print(f"wrote {values['json_out']}")

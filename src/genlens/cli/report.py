@@ -113,5 +113,8 @@ def view_options(assignments: list[str], shortcuts: dict[tuple[str, str], object
 
 
 def _progress(section: Section, seconds: float) -> None:
-    err_console.print(f"  {section.title}: {section.status} ({seconds:.0f}s)", markup=False, highlight=False)
+    """One line per view as it finishes: its verdict and time, then any warning worth reading now."""
+    err_console.print(f"  {section.title}: {section.verdict} ({seconds:.0f}s)", markup=False, highlight=False)
+    for warning in section.warnings:
+        err_console.print(f"    warning: {warning}", markup=False, highlight=False, style="yellow")
 

@@ -48,7 +48,7 @@ class DemoRow:
     planted: dict[str, Any]
     link: str
     metrics: dict[str, Any] = field(default_factory=dict)
-    findings: list[tuple[str, str, str]] = field(default_factory=list)  # (view title, status, summary)
+    findings: list[tuple[str, str, str]] = field(default_factory=list)  # (view title, verdict, evidence)
     seconds: float = 0.0
     thumbnails: str = ""  # data URI of a strip of samples
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (view title, reason)
@@ -253,13 +253,16 @@ def _dcgan_source(quick: bool, n: int, seed: int, cache: Path | None, device: st
 
 
 def _row(name: str, planted: dict[str, Any], link: str, sections: list[Section], seconds: float) -> DemoRow:
+    """One generator's line: headline metrics, and per view its verdict on what was planted."""
+    from genlens.demo.verdicts import verdict
+
     row = DemoRow(name=name, planted=planted, link=link, seconds=seconds)
     for sec in sections:
         if sec.key == "metrics" and sec.status == "ok":
             metrics = sec.data.get("metrics", {})
             row.metrics = {key: metrics.get(key) for key, _ in HEADLINE if key in metrics}
-        elif sec.status != "skipped":  # views that do not apply are listed once, under the table
-            row.findings.append((sec.title, sec.status, sec.summary or sec.reason))
+        if sec.status != "skipped":  # views that do not apply are listed once, under the table
+            row.findings.append((sec.title, *verdict(planted, sec)))
         else:
             row.skipped.append((sec.title, sec.reason))
     return row

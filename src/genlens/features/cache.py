@@ -14,6 +14,8 @@ a process computes only chunks ``rank, rank + world_size, ...`` and returns thos
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,7 +24,7 @@ import numpy as np
 from genlens._fs import atomic_path, default_cache_dir
 from genlens._hashing import hash_json
 from genlens._json import write_json
-from genlens._progress import track
+from genlens._progress import progress
 from genlens.errors import ConfigError, InputError
 from genlens.features.base import FeatureExtractor
 from genlens.io.base import ImageSource
@@ -70,13 +72,16 @@ def _chunks(n: int, chunk_size: int, rank: int, world: int) -> list[tuple[int, i
 
 
 def _compute_chunk(
-    source: ImageSource, extractor: FeatureExtractor, lo: int, hi: int, batch_size: int
+    source: ImageSource, extractor: FeatureExtractor, lo: int, hi: int, batch_size: int,
+    advance: Callable[[int], None] = lambda k: None,
 ) -> dict[str, np.ndarray]:
     parts: dict[str, list[np.ndarray]] = {key: [] for key in extractor.outputs}
     for start in range(lo, hi, batch_size):
-        out = extractor(source.read(start, min(start + batch_size, hi)))
+        stop = min(start + batch_size, hi)
+        out = extractor(source.read(start, stop))
         for key in extractor.outputs:
             parts[key].append(out[key].detach().cpu().numpy())
+        advance(stop - start)
     arrays = {key: np.concatenate(value) for key, value in parts.items()}
     for key, value in arrays.items():
         if not np.isfinite(value).all():
@@ -142,15 +147,18 @@ def extract_features(
             )
 
     results: list[dict[str, np.ndarray]] = []
-    for lo, hi in track(chunks, f"{extractor.name} features", total=len(chunks)):
-        path = folder / f"chunk-{lo:09d}-{hi:09d}.npz" if folder is not None else None
-        arrays = _read_chunk(path, names) if path is not None and path.exists() else None
-        if arrays is None:
-            computed = _compute_chunk(source, extractor, lo, hi, batch_size)
-            if path is not None:
-                _write_chunk(path, computed)
-            arrays = {key: computed[key] for key in names}
-        results.append(arrays)
+    with progress(f"{extractor.name} features", sum(hi - lo for lo, hi in chunks)) as advance:  # per image
+        for lo, hi in chunks:
+            path = folder / f"chunk-{lo:09d}-{hi:09d}.npz" if folder is not None else None
+            arrays = _read_chunk(path, names) if path is not None and path.exists() else None
+            if arrays is None:
+                computed = _compute_chunk(source, extractor, lo, hi, batch_size, advance)
+                if path is not None:
+                    _write_chunk(path, computed)
+                arrays = {key: computed[key] for key in names}
+            else:
+                advance(hi - lo)
+            results.append(arrays)
 
     empty = {key: np.zeros((0,), dtype=np.float32) for key in names}
     merged = {key: np.concatenate([r[key] for r in results]) if results else empty[key] for key in names}

@@ -43,6 +43,10 @@ class ImageSource(abc.ABC):
             "fingerprint": self.fingerprint(),
         }
 
+    def name_of(self, index: int) -> str:
+        """A name a user recognises for image ``index``: a file's path in a folder, else ``#index``."""
+        return f"#{index}"
+
     def defaults(self) -> dict[str, str]:
         """Networks that suit these images when the user names none, by role (``features``,
         ``segmenter``, ``atlas_model``). Plain user images have none: genlens then uses generic

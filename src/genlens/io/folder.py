@@ -113,6 +113,9 @@ class FolderSource(ImageSource):
     def __len__(self) -> int:
         return len(self.files)
 
+    def name_of(self, index: int) -> str:
+        return self._rel(self.files[index])
+
     @property
     def image_size(self) -> tuple[int, int]:
         return self._size

@@ -32,5 +32,8 @@ class PrefixSource(ImageSource):
     def defaults(self) -> dict[str, str]:
         return self.source.defaults()
 
+    def name_of(self, index: int) -> str:
+        return self.source.name_of(index)
+
     def describe(self) -> dict[str, Any]:
         return {**self.source.describe(), "n": self.n, "n_available": len(self.source), "fingerprint": self.fingerprint()}

@@ -73,11 +73,21 @@ def _panel(ax, est: "MetricEstimate") -> None:
 
 
 def summary_sentence(result: "StandardMetrics") -> str:
-    """The key finding: the headline distance against its floor, and which of fidelity/diversity suffers."""
+    """The key finding: every metric beyond its floor (or plainly none), then the headline distance and
+    which of fidelity/diversity suffers."""
     if not result.estimates:
         return "No metric could be computed."
     names = {e.name: e for e in result.estimates}
-    parts = []
+    findings = result.findings()
+    beyond = sorted((f for f in findings if f.significant), key=lambda f: -f.score)
+    if beyond:
+        lead = "Beyond their real-vs-real floor: " + "; ".join(f.sentence for f in beyond)
+        within = [f.sentence.split()[0] for f in findings if not f.significant]
+        parts = [lead + (f" (within noise: {', '.join(within)})" if within else "")]
+    elif findings:
+        parts = [f"Every metric is within noise of its real-vs-real floor ({len(findings)} judged)"]
+    else:
+        parts = ["No metric could be judged against its floor (no intervals: run with --n-boot > 0)"]
     head = names.get("fid") or names.get("kid") or names.get("mmd") or result.estimates[0]
     text = f"{label(head.name)} {head.value:.4g}"
     if head.ci:

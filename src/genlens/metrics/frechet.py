@@ -10,6 +10,13 @@ semi-definite, so ``tr (Σ_a Σ_b)^{1/2} = Σ_i sqrt(λ_i(Rᵀ Σ_b R))`` from o
 ``R`` is the Cholesky factor when a covariance is positive definite, else ``V diag(sqrt λ)`` from
 ``eigh`` (rank-deficient covariances, N ≤ d). Rounding can make tiny eigenvalues negative; they are
 clamped to zero, where their square root belongs.
+
+When both sets are given as samples and have fewer samples than dimensions (pixels as features, a
+random network's 4096-d layer on a few hundred images), the ``d x d`` covariances are never formed:
+with centred samples ``A`` (``n_a x d``) and ``B``, ``Σ_a Σ_b = AᵀA BᵀB / ((n_a-1)(n_b-1))`` has the same
+non-zero eigenvalues as ``(ABᵀ)(ABᵀ)ᵀ``, so ``tr (Σ_a Σ_b)^{1/2}`` is the sum of the singular values of
+the ``n_a x n_b`` matrix ``ABᵀ`` over ``sqrt((n_a-1)(n_b-1))`` -- exact, and ``O(n_a n_b d)`` instead of
+``O(d³)`` (12288-d pixels of 64-px images: a second instead of many minutes and gigabytes).
 """
 
 from __future__ import annotations
@@ -40,7 +47,7 @@ class FrechetDistance(MetricResult):
     n_a: int
     n_b: int
     dim: int
-    sqrt_method: str  # "cholesky" or "eigh": which factor of a covariance the square root used
+    sqrt_method: str  # "cholesky", "eigh" or "low-rank": how the square-root term was computed
 
 
 def _psd_factor(s: torch.Tensor) -> tuple[torch.Tensor | None, str]:
@@ -78,6 +85,39 @@ def trace_sqrt_product(s_a: torch.Tensor, s_b: torch.Tensor) -> tuple[torch.Tens
     return torch.linalg.eigvalsh(inner).clamp_min(0).sqrt().sum(), method
 
 
+def _rank_warning(label: str, n: int, dim: int) -> None:
+    warnings.warn(
+        f"set {label} has n={n} samples for d={dim} features, so its covariance is singular; "
+        f"the Fréchet distance is biased upwards and unstable. Use more than {dim} samples "
+        "(10k or more is customary for d=2048).",
+        RankDeficientCovarianceWarning,
+        stacklevel=3,
+    )
+
+
+def _low_rank(a: ArrayLike, b: ArrayLike, device: torch.device) -> FrechetDistance | None:
+    """The exact distance from the samples' ``n_a x n_b`` cross product when both have ``n < d``, else None."""
+    from genlens.metrics._validate import as_features, check_same_dim
+
+    x = as_features(a, "a", device=device, min_samples=2, what="the Fréchet distance").to(torch.float64)
+    y = as_features(b, "b", device=device, min_samples=2, what="the Fréchet distance").to(torch.float64)
+    check_same_dim(x, y, ("a", "b"))
+    (n_a, dim), n_b = x.shape, int(y.shape[0])
+    if max(n_a, n_b) >= dim:
+        return None
+    for label, n in (("a", n_a), ("b", n_b)):
+        _rank_warning(label, n, dim)
+    mean_a, mean_b = x.mean(0), y.mean(0)
+    ca, cb = x - mean_a, y - mean_b
+    diff = mean_a - mean_b
+    traces = float((ca * ca).sum() / (n_a - 1) + (cb * cb).sum() / (n_b - 1))
+    tr_sqrt = float(torch.linalg.svdvals(ca @ cb.T).sum()) / float(((n_a - 1) * (n_b - 1)) ** 0.5)
+    mean_term = float(diff @ diff)
+    cov_term = max(traces - 2.0 * tr_sqrt, 0.0)
+    return FrechetDistance(value=mean_term + cov_term, mean_term=mean_term, covariance_term=cov_term,
+                           n_a=n_a, n_b=n_b, dim=dim, sqrt_method="low-rank")
+
+
 def _as_stats(x: GaussianStats | ArrayLike, name: str, device: torch.device) -> GaussianStats:
     if isinstance(x, GaussianStats):
         return x.to(device)
@@ -98,6 +138,10 @@ def frechet_distance(
     defined but biased upwards and noisy.
     """
     dev = pick_device(*(x for x in (a, b) if not isinstance(x, GaussianStats)), device=device)
+    if not isinstance(a, GaussianStats) and not isinstance(b, GaussianStats):
+        low_rank = _low_rank(a, b, dev)
+        if low_rank is not None:
+            return low_rank
     sa, sb = _as_stats(a, "a", dev), _as_stats(b, "b", dev)
     if sa.dim != sb.dim:
         raise InputError(
@@ -107,13 +151,7 @@ def frechet_distance(
     cov_a, cov_b = sa.covariance(), sb.covariance()  # raise TooFewSamplesError below 2 samples
     for label, s in (("a", sa), ("b", sb)):
         if s.n <= s.dim:
-            warnings.warn(
-                f"set {label} has n={s.n} samples for d={s.dim} features, so its covariance is singular; "
-                f"the Fréchet distance is biased upwards and unstable. Use more than {s.dim} samples "
-                "(10k or more is customary for d=2048).",
-                RankDeficientCovarianceWarning,
-                stacklevel=2,
-            )
+            _rank_warning(label, s.n, s.dim)
     diff = sa.mean - sb.mean
     mean_term = float(diff @ diff)
     tr_sqrt, method = trace_sqrt_product(cov_a, cov_b)

@@ -34,6 +34,8 @@ __all__ = ["DEFAULT_METRICS", "KEY", "TITLE", "MetricEstimate", "MetricsReferenc
 
 KID_SUBSETS, KID_SUBSET_SIZE = 100, 1000  # torch-fidelity's defaults
 IS_SPLITS = 10
+#: Below this many images per set the nearest-neighbour metrics and KID are noise; say so.
+MIN_RELIABLE = 100
 #: Bootstrap intervals of FD above this feature dimension would cost minutes of eigensolves.
 FD_CI_MAX_DIM = 1024
 
@@ -64,7 +66,11 @@ class MetricsReference:
         self.real, self.metrics = real, _check_names(metrics)
         self.k, self.n_boot, self.level, self.seed = k, n_boot, level, seed
         self.device = None if device in (None, "auto") else device
-        self.real_stats = GaussianStats.from_features(real.features, device=self.device) if "fid" in self.metrics else None
+        # a d x d covariance only pays when there are more samples than dimensions; below that the
+        # Fréchet distance is computed exactly from the samples (see genlens.metrics.frechet)
+        n, dim = real.features.shape
+        wanted = "fid" in self.metrics and n > dim
+        self.real_stats = GaussianStats.from_features(real.features, device=self.device) if wanted else None
         first, second = half_split(len(real), seed)
         self.half_a, self.half_b = np.sort(first), np.sort(second)
         self._floor: dict[str, float] | None = None
@@ -124,15 +130,22 @@ class MetricsReference:
             floors = self.floor() if floor else {}
             for family in self.metrics:
                 self._compare_family(family, fake, matched_x, floors, estimates, notes)
-        notes.extend(dict.fromkeys([*(str(w.message) for w in caught), *(self.floor_notes if floor else ())]))
+        warned = list(dict.fromkeys([*(str(w.message) for w in caught), *(self.floor_notes if floor else ())]))
+        small = min(len(self.real), len(fake))
+        if small < MIN_RELIABLE:
+            warned.append(f"only {len(fake)} generated and {len(self.real)} real images: nearest-neighbour metrics "
+                          f"(precision, recall, density, coverage with k={self.k}) and KID are unreliable below about "
+                          f"{MIN_RELIABLE} per set, and an interval from so few resamples is rough")
         if self.real.extractor.get("name") != fake.extractor.get("name"):
-            notes.append("real and generated features come from different extractors")
+            warned.append("real and generated features come from different extractors")
+        notes.extend(warned)
         if floor:
             notes.append(
                 f"floor = each metric between two disjoint random halves of the real set (n={len(self.half_a)} each); "
                 f"matched = {len(self.half_a)} generated vs the second half"
             )
         return StandardMetrics(
+            warnings=tuple(warned),
             estimates=tuple(estimates),
             n_real=len(self.real),
             n_fake=len(fake),
@@ -224,7 +237,9 @@ class MetricsReference:
         """
         if self.n_boot <= 0:
             return {}, []
-        if family == "fid" and real_x.shape[1] > FD_CI_MAX_DIM:
+        dim = real_x.shape[1]
+        low_rank = max(len(real_x), len(fake_x)) < dim  # each replicate is then an n x n problem, not d x d
+        if family == "fid" and dim > FD_CI_MAX_DIM and not low_rank:
             return {}, [
                 f"no FD interval: d={real_x.shape[1]} makes each bootstrap replicate a {real_x.shape[1]}-square "
                 f"eigensolve (intervals are computed up to d={FD_CI_MAX_DIM})"

@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from genlens.views.section import Section, Table
+from genlens.views.section import Finding, Section, Table
 
 KEY = "metrics"
 TITLE = "Standard metrics"
@@ -87,6 +87,7 @@ class StandardMetrics:
     seed: int
     k: int
     notes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()  # caveats that change how far to trust the numbers (also among notes)
 
     def estimate(self, name: str) -> MetricEstimate:
         for est in self.estimates:
@@ -119,6 +120,41 @@ class StandardMetrics:
             "notes": list(self.notes),
         }
 
+    def gaps(self) -> list[tuple[MetricEstimate, float]]:
+        """Each metric judged against its floor, with its gap in noise units (positive: worse than real).
+
+        The generated value at half size (``matched``) and the real-vs-real ``floor`` are both measured
+        at the same sample size, so their difference is what the generator adds. Each is one half-size
+        estimate, with about ``sqrt(2)`` times the full-size standard error (from the bootstrap
+        interval), so their difference has about ``2 SE``. Metrics without an interval or a floor are
+        not judged.
+        """
+        from genlens.statistics import z_of_level
+
+        out = []
+        for e in self.estimates:
+            if e.ci is None or e.floor is None or e.matched is None:
+                continue
+            se = (e.ci[1] - e.ci[0]) / (2.0 * z_of_level(self.level))
+            worse = (e.floor - e.matched) if e.higher_is_better else (e.matched - e.floor)
+            out.append((e, worse / (2.0 * se) if se > 0 else (float("inf") if worse > 0 else 0.0)))
+        return out
+
+    def findings(self) -> tuple[Finding, ...]:
+        """A ``global`` finding per judged metric; significant beyond a family-wise 5% threshold."""
+        from genlens.statistics import familywise_z
+
+        gaps = self.gaps()
+        threshold = familywise_z(len(gaps))
+        out = []
+        for e, score in gaps:
+            way = "below" if e.higher_is_better else "above"
+            sentence = (f"{e.name} {e.matched:.4g} at half size, {way} its real-vs-real floor {e.floor:.4g} by "
+                        f"{score:.1f} noise units" if score > 0 else
+                        f"{e.name} {e.matched:.4g} at half size, at or better than its floor {e.floor:.4g}")
+            out.append(Finding(KEY, "global", None, float(score), bool(score > threshold), sentence))
+        return tuple(out)
+
     def summary(self) -> str:
         from genlens.metrics.figures import summary_sentence
 
@@ -149,6 +185,8 @@ class StandardMetrics:
             table=Table(columns, rows),
             data={**self.to_dict(), "inputs": self.inputs},
             notes=self.notes,
+            warnings=self.warnings,
+            findings=self.findings(),
             status="ok" if self.estimates else "empty",
             reason="" if self.estimates else "no metric could be computed: " + "; ".join(self.notes),
         )

@@ -34,13 +34,42 @@ def cluster_map(result: RegionsResult) -> Figure:
         ax.imshow(colors[labels][..., :3], alpha=0.55, interpolation="nearest")
     else:
         ax.imshow(colors[labels][..., :3], interpolation="nearest")
-    for c in result.clusters:
-        ys, xs = np.nonzero(labels == c.id)
-        ax.text(xs.mean(), ys.mean(), str(c.id), ha="center", va="center", fontsize=9, fontweight="bold",
+    for c, (y, x) in zip(result.clusters, label_positions(labels, result.partition.k)):
+        ax.text(x, y, str(c.id), ha="center", va="center", fontsize=8, fontweight="bold",
                 color="white", bbox={"facecolor": "black", "alpha": 0.5, "pad": 1, "linewidth": 0})
     ax.set_title(f"{result.partition.k} pixel clusters over the mean real image", fontsize=9)
     ax.axis("off")
     return Figure.from_matplotlib("clusters", fig, "Pixel clusters (ids at each cluster's centroid).")
+
+
+def label_positions(labels: np.ndarray, k: int, spacing: float | None = None) -> list[tuple[float, float]]:
+    """Where to write each cluster's id: deep inside the cluster, and apart from the ids already placed.
+
+    A centroid can fall outside its cluster (a ring, two separate blobs) and on top of another
+    cluster's id. Each cluster's pixels are ranked by their distance to the cluster's edge; larger
+    clusters choose first, and each takes its deepest pixel at least ``spacing`` pixels (default: a
+    tenth of the image side) from every id placed before, or its deepest pixel if none is that far.
+    """
+    from scipy.ndimage import distance_transform_edt
+
+    spacing = spacing if spacing is not None else max(labels.shape) / 10
+    order = np.argsort(-np.bincount(labels.ravel(), minlength=k))
+    placed: dict[int, tuple[float, float]] = {}
+    for j in order:
+        inside = labels == j
+        if not inside.any():
+            placed[int(j)] = (0.0, 0.0)
+            continue
+        depth = distance_transform_edt(np.pad(inside, 1))[1:-1, 1:-1]
+        ys, xs = np.nonzero(inside)
+        ranked = np.argsort(-depth[ys, xs], kind="stable")
+        choice = ranked[0]
+        for i in ranked:
+            if all((ys[i] - py) ** 2 + (xs[i] - px) ** 2 >= spacing**2 for py, px in placed.values()):
+                choice = i
+                break
+        placed[int(j)] = (float(ys[choice]), float(xs[choice]))
+    return [placed[j] for j in range(k)]
 
 
 def ordered_cka(result: RegionsResult) -> Figure | None:
@@ -65,20 +94,20 @@ def ordered_cka(result: RegionsResult) -> Figure | None:
 def cms_bars(result: RegionsResult) -> Figure:
     """Cluster CMS with CIs and floors, beside the image CMS and the product of cluster CMS."""
     plt = pyplot()
-    names = [str(c.id) for c in result.clusters] + ["image", "product"]
+    names = [str(c.id) for c in result.clusters] + ["image", "prod."]
     values = [c.cms for c in result.clusters] + [result.image, result.product]
     cis = [c.ci for c in result.clusters] + [result.image_ci, result.product_ci]
     floors = [c.floor for c in result.clusters] + [result.image_floor, np.nan]
     colors = list(_cluster_colors(result.partition.k)) + ["0.35", "0.6"]
-    x = np.arange(len(names))
+    x = np.append(np.arange(len(result.clusters)), len(result.clusters) + 0.5 + np.arange(2) * 1.2)  # a gap, wide bars
     lo = np.nan_to_num(np.array([v - ci[0] for v, ci in zip(values, cis)]))  # no CI (n_boot=0): no bar
     hi = np.nan_to_num(np.array([ci[1] - v for v, ci in zip(values, cis)]))
-    fig, ax = plt.subplots(figsize=(max(4.5, 0.45 * len(names) + 1.5), 3.4))
+    fig, ax = plt.subplots(figsize=(max(4.5, 0.5 * len(names) + 2.0), 3.4))
     ax.bar(x, values, color=colors, yerr=np.vstack([lo.clip(0), hi.clip(0)]), capsize=3)
     ax.scatter(x, floors, marker="_", s=250, color="black", zorder=3, label="real-vs-real floor")
     low = float(np.nanmin([*values, *floors, *(ci[0] for ci in cis)]))
     ax.set_ylim(max(0.0, low - 0.1 * (1.0 - low) - 1e-3), min(1.02, max(max(values), 1.0) + 0.005))
-    ax.set_xticks(x, names)
+    ax.set_xticks(x, names, fontsize=8)
     ax.set_xlabel("cluster")
     ax.set_ylabel(f"CMS ({result.plan.estimator}, {result.plan.mode})")
     ax.legend(fontsize=8, loc="lower left")
@@ -90,34 +119,50 @@ def deficit_map(result: RegionsResult) -> Figure:
     """Each pixel coloured by its cluster's deficit ``log(floor / CMS)``; hatched clusters are significant."""
     plt = pyplot()
     dmap = result.deficit_map()
-    vmax = max(float(np.abs(dmap).max()), 1e-6)
+    # anchored at the deficit a cluster needs to be significant: noise stays pale, a real deficit is red
+    vmax = max(float(np.abs(dmap).max()), _significant_deficit(result), 1e-6)
     fig, ax = plt.subplots(figsize=(4.6, 4.0))
     im = ax.imshow(dmap, cmap="RdBu_r", vmin=-vmax, vmax=vmax, interpolation="nearest")
     sig = np.array([c.significant for c in result.clusters])[result.partition.labels]
     if sig.any():
         ax.contour(sig.astype(float), levels=[0.5], colors="black", linewidths=1.2)
     fig.colorbar(im, ax=ax, fraction=0.046, label="log(floor / CMS)")
-    ax.set_title("CMS deficit per pixel (outlined: CI below the floor)", fontsize=9)
+    ax.set_title("CMS deficit per pixel (outlined: significant clusters)", fontsize=9)
     ax.axis("off")
     return Figure.from_matplotlib("deficit", fig, "Red: worse than a second real sample; blue: within noise.")
 
 
-def regions_section(result: RegionsResult) -> Section:
-    """The report section: summary naming the worst cluster and where it is, figures and a table."""
+def _significant_deficit(result: RegionsResult) -> float:
+    """The smallest deficit (log scale) that would make the widest-CI cluster significant."""
+    from genlens.statistics import familywise_z, z_of_level
+
+    halves = [0.5 * (np.log(c.ci[1]) - np.log(c.ci[0])) for c in result.clusters if c.ci[1] > c.ci[0] > 0]
+    if not halves:
+        return 0.0
+    return float(max(halves) / z_of_level(result.plan.level) * np.sqrt(2.0) * familywise_z(result.partition.k))
+
+
+def regions_summary(result: RegionsResult) -> str:
+    """The headline from the same evidence as the table: which clusters fall below their floor, or none."""
     worst = result.worst
-    ys, xs = np.nonzero(result.partition.labels == worst.id)
-    where = f"rows {ys.min()}-{ys.max()}, cols {xs.min()}-{xs.max()}"
+    top, left, bottom, right = worst.box(result.partition.labels)
+    where = f"rows {top}-{bottom - 1}, cols {left}-{right - 1}"
+    head = f"Image CMS {result.image:.4f} (product of {result.partition.k} clusters {result.product:.4f}). "
     if not np.isfinite(worst.floor):
-        verdict = "no real-vs-real floor was computed"
-    elif worst.significant:
-        verdict = "below its real-vs-real floor beyond sampling noise"
-    else:
-        verdict = "but within sampling noise of its floor"
-    summary = (
-        f"Image CMS {result.image:.4f} (product of {result.partition.k} clusters {result.product:.4f}). "
-        f"Worst region: cluster {worst.id} ({worst.n_pixels} px, {where}), CMS {worst.cms:.4f} vs floor "
-        f"{worst.floor:.4f}, {verdict}; it carries {100 * worst.share:.0f}% of -log CMS."
-    )
+        return head + (f"Worst region: cluster {worst.id} ({worst.n_pixels} px, {where}), CMS {worst.cms:.4f}; "
+                       "no real-vs-real floor was computed, so no cluster is judged.")
+    found = [c for c in result.clusters if c.significant]
+    if not found:
+        return head + (f"No pixel cluster falls below its real-vs-real floor beyond noise (closest: cluster {worst.id}, "
+                       f"{where}, {worst.score:.1f} noise units).")
+    return head + (f"{len(found)} of {result.partition.k} pixel clusters fall below their real-vs-real floor beyond "
+                   f"noise; worst: cluster {worst.id} ({worst.n_pixels} px, {where}), CMS {worst.cms:.4f} vs floor "
+                   f"{worst.floor:.4f}, {worst.score:.1f} noise units; it carries {100 * worst.share:.0f}% of -log CMS.")
+
+
+def regions_section(result: RegionsResult) -> Section:
+    """The report section: summary naming the significant clusters and where they are, figures and a table."""
+    summary = regions_summary(result)
     figures = [cluster_map(result), ordered_cka(result), cms_bars(result), deficit_map(result)]
     table = Table(
         columns=("cluster", "pixels", "CMS", "CI low", "CI high", "floor", "deficit", "share"),
@@ -128,4 +173,4 @@ def regions_section(result: RegionsResult) -> Section:
         ),
     )
     return Section(key=KEY, title=TITLE, summary=summary, figures=tuple(f for f in figures if f is not None),
-                   table=table, data=result.to_dict())
+                   table=table, data=result.to_dict(), findings=result.findings())

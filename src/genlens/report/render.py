@@ -23,7 +23,7 @@ import genlens
 from genlens._fs import atomic_write_bytes, atomic_write_text
 from genlens._json import json_safe, write_json
 from genlens.errors import InputError
-from genlens.views.section import Section
+from genlens.views.section import Section, ranked
 
 #: Bump when the layout of ``results.json`` changes incompatibly.
 SCHEMA_VERSION = 1
@@ -119,7 +119,8 @@ def _unique_keys(sections: Sequence[Section]) -> list[str]:
 def results_document(
     sections: Sequence[Section], inputs: Mapping[str, Any], title: str, keys: Sequence[str] | None = None
 ) -> dict[str, Any]:
-    """The ``results.json`` object: versioned, JSON-safe, one entry per section key."""
+    """The ``results.json`` object: versioned, JSON-safe, one entry per section key, and every view's
+    findings in one list, strongest first (``findings``)."""
     keys = list(keys) if keys is not None else _unique_keys(sections)
     return json_safe(
         {
@@ -128,10 +129,12 @@ def results_document(
             "title": title,
             "created": _now(),
             "inputs": dict(inputs),
+            "findings": [f.to_dict() for f in ranked(f for sec in sections for f in sec.findings)],
             "sections": {
                 key: {
                     "title": sec.title,
                     "status": sec.status,
+                    "verdict": sec.verdict,
                     "reason": sec.reason,
                     "summary": sec.summary,
                     "notes": list(sec.notes),
@@ -189,6 +192,7 @@ def write_report(
         inputs=_input_rows(doc["inputs"]),
         views=views,
         counts=counts,
+        findings=[f for f in doc["findings"] if f["significant"]],
     )
     return atomic_write_text(out / "report.html", html)
 

@@ -15,7 +15,7 @@ import torch
 
 from genlens.errors import InputError
 from genlens.io.base import ImageSource
-from genlens.views.section import Figure, Section, Table
+from genlens.views.section import Figure, Finding, Section, Table
 from genlens.semantics.encoder import EncoderTraining, LayerEncoder, train_encoder
 from genlens.semantics.instance import InstanceView, instance_view
 from genlens.semantics.inversion import Inversion, invert_images
@@ -53,6 +53,22 @@ class SemanticsResult:
             return []
         return [area_figure(self.comparison), presence_figure(self.comparison)]
 
+    def findings(self) -> tuple[Finding, ...]:
+        """A ``class`` finding per class: its area gap in noise units (Welch z), significant when beyond a
+        family-wise 5% threshold over the classes and its interval excludes 0."""
+        from genlens.statistics import familywise_z
+
+        threshold = familywise_z(len(self.comparison.classes))
+        out = []
+        for s in self.comparison.classes:
+            way = "fewer" if s.area_diff < 0 else "more"
+            excludes_zero = s.area_diff_ci[0] > 0 or s.area_diff_ci[1] < 0
+            sentence = (f"{s.name}: generated area {s.fake_area:.4f} vs real {s.real_area:.4f} ({way}; present in "
+                        f"{s.fake_presence:.0%} of generated vs {s.real_presence:.0%} of real images)")
+            out.append(Finding(KEY, "class", s.name, float(abs(s.z)), bool(abs(s.z) > threshold and excludes_zero),
+                               sentence))
+        return tuple(out)
+
     def to_section(self) -> Section:
         """The report's semantics section: the per-class table, the figures and the summary."""
         c = self.comparison
@@ -65,16 +81,20 @@ class SemanticsResult:
         table = Table(columns=("class", "real area", "fake area", "diff", "diff CI", "real presence",
                                "fake presence", "z"), rows=rows)
         return Section(key=KEY, title=TITLE, summary=self.summary(), figures=tuple(self.figures()),
-                       table=table, data=self.to_dict())
+                       table=table, data=self.to_dict(), findings=self.findings())
 
     def summary(self) -> str:
-        """One sentence with the key finding."""
+        """One sentence with the key finding, from the same evidence as the table: the classes beyond noise."""
         c = self.comparison
-        under = ", ".join(s.name for s in c.under_represented(3)) or "none"
-        over = ", ".join(s.name for s in c.over_represented(3)) or "none"
         floor = "n/a" if c.fsd_floor is None else f"{c.fsd_floor:.3g}"
-        return (f"FSD {c.fsd:.3g} (real split-half floor {floor}); under-represented: {under}; "
-                f"over-represented: {over}.")
+        head = f"FSD {c.fsd:.3g} (real split-half floor {floor})"
+        found = [f for f in self.findings() if f.significant]
+        if not found:
+            return f"{head}; no class's area differs from the real images beyond noise."
+        fewer = [f.where for f in found if "(fewer;" in f.sentence]
+        more = [f.where for f in found if "(more;" in f.sentence]
+        return (f"{head}; under-represented beyond noise: {', '.join(fewer) or 'none'}; over-represented: "
+                f"{', '.join(more) or 'none'}.")
 
 
 def common_size(real: ImageSource, fake: ImageSource) -> tuple[int, int]:

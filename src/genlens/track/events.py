@@ -24,9 +24,9 @@ judged against that regime once it has ``min_history`` changes of its own, not a
 past (which would flag every step of a diverging run, each further from the old baseline). No future
 values are used, so the same rule can run live during training.
 
-The defaults (8 noise units, 4 earlier changes) are set by ``benchmarks/bench_track_false_alarms.py``:
-on 20 healthy zoo-DCGAN seeds (10 epochs) they flag 0.7% of the judged (step, metric) pairs (GANs
-do get worse for an epoch now and then), and none in 20 runs of pure resampling; the planted
+The defaults (10 noise units, 4 earlier changes) are set by ``benchmarks/bench_track_false_alarms.py``:
+on 20 healthy zoo-DCGAN seeds (10 epochs) they flag 0.86% of the judged (step, metric) pairs (GANs
+do get worse for an epoch now and then), and none of 1680 in 20 runs of pure resampling; the planted
 collapse, dropped class and learning-rate blow-up are each flagged at their step, as the strongest
 event of their run.
 

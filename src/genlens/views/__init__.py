@@ -5,9 +5,9 @@ See :mod:`genlens.views.base` for the protocol and ``docs/architecture.md`` for 
 
 from __future__ import annotations
 
-from genlens.views.base import Finding, Measurement, Measurements, RunContext, StepEvidence, View
+from genlens.views.base import Measurement, Measurements, RunContext, StepEvidence, View
 from genlens.views.registry import get_view, register_view, views
-from genlens.views.section import Figure, Section, Table
+from genlens.views.section import Figure, Finding, Section, Table, ranked
 
 __all__ = [
     "Figure",
@@ -21,5 +21,6 @@ __all__ = [
     "View",
     "get_view",
     "register_view",
+    "ranked",
     "views",
 ]

@@ -31,7 +31,7 @@ import torch
 
 from genlens.errors import ConfigError
 from genlens.io.base import ImageSource
-from genlens.views.section import Section
+from genlens.views.section import Finding, Section
 
 
 @dataclass(frozen=True)
@@ -64,24 +64,6 @@ class Measurements:
 
     values: Mapping[str, Measurement]
     arrays: Mapping[str, np.ndarray] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Finding:
-    """What a user acts on: which view found what, where, how strongly (in noise units), and whether
-    it stands beyond the noise. ``where`` depends on ``kind``: a ``box`` ``[top, left, bottom, right]``
-    in input pixels for a ``region``, a class name for a ``class``, example image indices for a
-    ``mode``, a layer and cell for a ``cell``, nothing for a ``global`` finding."""
-
-    view: str
-    kind: str
-    where: Any
-    score: float
-    significant: bool
-    sentence: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 class View:

@@ -43,6 +43,30 @@ class Table:
 
 
 @dataclass(frozen=True)
+class Finding:
+    """What a user acts on: which view found what, where, how strongly (in noise units), and whether
+    it stands beyond the noise. ``where`` depends on ``kind``: a ``box`` ``[top, left, bottom, right]``
+    in input pixels for a ``region``, a class name for a ``class``, example image indices for a
+    ``mode``, a layer and cell for a ``cell``, nothing for a ``global`` finding."""
+
+    view: str
+    kind: str
+    where: Any
+    score: float
+    significant: bool
+    sentence: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"view": self.view, "kind": self.kind, "where": self.where, "score": self.score,
+                "significant": self.significant, "sentence": self.sentence}
+
+
+def ranked(findings: Any) -> list[Finding]:
+    """Significant findings first, then by score (strongest first): the order the report lists them in."""
+    return sorted(findings, key=lambda f: (not f.significant, -f.score if f.score == f.score else float("inf")))
+
+
+@dataclass(frozen=True)
 class Section:
     """One diagnostic's part of the report.
 
@@ -60,6 +84,15 @@ class Section:
     status: Status = "ok"
     reason: str = ""
     notes: tuple[str, ...] = ()  # caveats worth reading next to the numbers (warnings, choices made)
+    findings: tuple[Finding, ...] = ()  # what the view found, each with where, score and significance
+    warnings: tuple[str, ...] = ()  # caveats that change how far to trust the numbers: printed on the console too
+
+    @property
+    def verdict(self) -> str:
+        """``found`` (a significant finding), ``nothing beyond noise`` (ran, found none), or the status."""
+        if self.status != "ok":
+            return self.status
+        return "found" if any(f.significant for f in self.findings) else "nothing beyond noise"
 
     @classmethod
     def unavailable(cls, key: str, title: str, status: Status, reason: str) -> "Section":
