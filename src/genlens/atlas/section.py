@@ -30,7 +30,7 @@ def findings(result: AtlasResult, name_real: Callable[[int], str] | None = None)
                 if not np.isfinite(c.q_value):
                     continue
                 adjusted = min(1.0, c.q_value * maps)
-                real_ids = [e.image_id for e in c.examples_real]
+                real_ids = list(dict.fromkeys(e.image_id for e in c.examples_real))  # an image may sit twice
                 content = f" (real: mostly {c.classes_real[0][0]})" if c.classes_real else ""
                 way = "fewer" if c.direction == "real_excess" else "more"
                 sentence = (f"{layer.layer} cell ({c.row},{c.col}) of {g.grid}x{g.grid}{content}: {c.n_real} real vs "

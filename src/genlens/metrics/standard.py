@@ -136,8 +136,15 @@ class StandardMetrics:
             if e.ci is None or e.floor is None or e.matched is None:
                 continue
             se = (e.ci[1] - e.ci[0]) / (2.0 * z_of_level(self.level))
+            if not se > 0:  # an interval of zero width (recall 0 in every resample): a rough error instead
+                n = max(self.n_real // 2, 2)
+                if METRICS[e.name].bounds == (0.0, 1.0):  # a proportion: its binomial error at the floor
+                    p = min(max(e.floor, 1.0 / n), 1.0 - 1.0 / n)
+                    se = (p * (1.0 - p) / n) ** 0.5
+                else:
+                    se = max(abs(e.floor), 1e-12) / n**0.5
             worse = (e.floor - e.matched) if e.higher_is_better else (e.matched - e.floor)
-            out.append((e, worse / (2.0 * se) if se > 0 else (float("inf") if worse > 0 else 0.0)))
+            out.append((e, worse / (2.0 * se)))
         return out
 
     def findings(self) -> tuple[Finding, ...]:
