@@ -59,3 +59,21 @@ def default_cache_dir() -> Path:
     xdg = os.environ.get("XDG_CACHE_HOME")
     base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
     return base / "genlens"
+
+
+@contextlib.contextmanager
+def exclusive_lock(target: str | os.PathLike[str]) -> Iterator[None]:
+    """Hold an exclusive lock on ``<target>.lock`` for the block (POSIX ``flock``).
+
+    Wrap check-then-create of an expensive cache entry in it, so concurrent processes make the entry
+    once: the second waits, then finds the first's file."""
+    import fcntl
+
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)

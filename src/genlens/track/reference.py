@@ -9,16 +9,14 @@ a reference made from other data or settings is refused, never silently mixed.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import fcntl
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from genlens._fs import atomic_write_text
+from genlens._fs import atomic_write_text, exclusive_lock
 from genlens._hashing import hash_json
 from genlens._json import json_safe
 from genlens.errors import ConfigError, InputError
@@ -160,7 +158,7 @@ def load_or_build(folder: Path, real: ImageSource, config: ReferenceConfig, devi
     """
     key = reference_key(real, config)
     folder.parent.mkdir(parents=True, exist_ok=True)
-    with _locked(folder.with_name(folder.name + ".lock")):
+    with exclusive_lock(folder):  # concurrent processes build the reference once
         if (folder / "reference.json").exists():
             header = json.loads((folder / "reference.json").read_text())
             if header.get("key") != key:
@@ -173,16 +171,6 @@ def load_or_build(folder: Path, real: ImageSource, config: ReferenceConfig, devi
         ref = Reference.build(real, config, device=device, cache_dir=cache_dir)
         ref.save(folder)
         return ref
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    with open(path, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _head(source: ImageSource, n: int) -> ImageSource:

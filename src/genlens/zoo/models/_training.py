@@ -1,14 +1,13 @@
 """Training utilities shared by the zoo's classifier, segmenter and DCGAN.
 
-Three concerns live here so each model module only states its architecture and its loss:
-seeded, deterministic training that leaves the caller's global RNG untouched; the one uint8 <-> [-1, 1]
-convention of every zoo network; and batched inference on the chosen device.
+Two concerns live here so each model module only states its architecture and its loss: the one
+uint8 <-> [-1, 1] convention of every zoo network, and batched inference on the chosen device. Seeded,
+deterministic training that leaves the caller's RNG untouched is :mod:`genlens._seeding`'s.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -21,29 +20,6 @@ from genlens.errors import ConfigError, InputError
 #: World seeds used for training data are offset by this much, far from the small seeds (0, 1, 2, ...)
 #: that tests and the demo use for real and held-out sets, so training and evaluation images never coincide.
 TRAIN_SEED_OFFSET = 7_000_000
-
-
-@contextlib.contextmanager
-def preserved_rng() -> Iterator[None]:
-    """Run the block on a fork of torch's RNG state: building or training a cached model must not change
-    what the caller's own ``torch.randn`` calls return afterwards."""
-    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
-    with torch.random.fork_rng(devices=devices):
-        yield
-
-
-@contextlib.contextmanager
-def deterministic(seed: int) -> Iterator[None]:
-    """Seed torch and enable deterministic algorithms inside the block, restoring both afterwards."""
-    previous = torch.are_deterministic_algorithms_enabled()
-    previous_warn = torch.is_deterministic_algorithms_warn_only_enabled()
-    with preserved_rng():
-        torch.manual_seed(seed)
-        torch.use_deterministic_algorithms(True, warn_only=True)
-        try:
-            yield
-        finally:
-            torch.use_deterministic_algorithms(previous, warn_only=previous_warn)
 
 
 def to_signed_unit(images: torch.Tensor) -> torch.Tensor:

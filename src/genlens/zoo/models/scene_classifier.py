@@ -16,13 +16,13 @@ import torch
 from torch import nn
 
 from genlens._device import resolve_device
+from genlens._seeding import preserved_rng
+from genlens._seeding import seeded as deterministic
 from genlens.zoo.models._training import (
     TRAIN_SEED_OFFSET,
     as_image_batch,
     batched,
     check_size,
-    deterministic,
-    preserved_rng,
     fit_cross_entropy,
     reset_parameters,
     to_signed_unit,

@@ -16,10 +16,8 @@ manifest is refused.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,7 +25,12 @@ from typing import Any, TypeVar
 import torch
 from torch import nn
 
-from genlens._fs import atomic_path, atomic_write_text, default_cache_dir
+from genlens._fs import (
+    atomic_path,
+    atomic_write_text,
+    default_cache_dir,
+    exclusive_lock,
+)
 from genlens._hashing import hash_json, sha256_file
 from genlens.errors import GenlensError
 
@@ -107,7 +110,7 @@ def load_or_train(
         model.load_state_dict(load_state(shipped, _shipped_manifest()[shipped.name]["sha256"]))
         return model.eval()
     path = model_path(name, config, cache_dir)
-    with _exclusive(path):  # a second process waits for the first's training instead of repeating it
+    with exclusive_lock(path):  # a second process waits for the first's training instead of repeating it
         if path.exists():
             model.load_state_dict(load_state(path))
         else:
@@ -117,13 +120,3 @@ def load_or_train(
             atomic_write_text(path.with_suffix(".json"), json.dumps({"name": name, "config": config}, indent=1))
     return model.eval()
 
-
-@contextlib.contextmanager
-def _exclusive(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_suffix(".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)

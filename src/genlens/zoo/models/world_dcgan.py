@@ -24,13 +24,13 @@ from torch import nn
 
 from genlens._device import resolve_device
 from genlens._progress import track
+from genlens._seeding import preserved_rng
+from genlens._seeding import seeded as deterministic
 from genlens.errors import ConfigError
 from genlens.io import GeneratorSource
 from genlens.zoo.models._training import (
     TRAIN_SEED_OFFSET,
     check_size,
-    deterministic,
-    preserved_rng,
     to_signed_unit,
     world_version,
 )
