@@ -2,8 +2,9 @@
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 OUT    ?= genlens-demo
-# The demo needs only the atlas extra; the tests also need the peers, Lightning and the browser
-# driver (installing those costs the demo about a minute it does not need to spend).
+# The demo needs the atlas extra (UMAP) and the photos extra (scikit-image ships the photographs of
+# its real-photo part); the tests also need the peers, Lightning and the browser driver (installing
+# those costs the demo about a minute it does not need to spend).
 DEMO_STAMP := $(VENV)/.installed-demo
 TEST_STAMP := $(VENV)/.installed-test
 
@@ -14,7 +15,7 @@ $(PY):
 	$(PY) -m pip install --quiet --upgrade pip
 
 $(DEMO_STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e ".[atlas]"
+	$(PY) -m pip install --quiet -e ".[atlas,photos]"
 	touch $@
 
 $(TEST_STAMP): pyproject.toml | $(PY)

@@ -1,7 +1,9 @@
 """The world and its generators as image sources, and the ``zoo:`` spec strings of the CLI.
 
 ``zoo:real?n=500&seed=0`` is the real set; ``zoo:<generator>?n=..&seed=..&size=..&<param>=..`` a
-defective one, e.g. ``zoo:blur_region?box=8,8,20,20&n=500`` or ``zoo:drop_class?name=car``. A
+defective one, e.g. ``zoo:blur_region?box=8,8,20,20&n=500`` or ``zoo:drop_class?name=car``. The
+real-photo world (:mod:`genlens.zoo.photos`) has its own: ``zoo:photos?n=600`` and
+``zoo:photo_<defect>?..``, e.g. ``zoo:photo_jpeg_region?box=0,16,16,32``. A
 :class:`ZooSource` renders exactly the images asked for on each ``read``, so nothing is held in
 memory and the fingerprint is the recipe's hash, not the pixels'.
 """
@@ -9,7 +11,7 @@ memory and the fingerprint is the recipe's hash, not the pixels'.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import numpy as np
@@ -22,6 +24,9 @@ from genlens.plugins import parse_spec
 from genlens.zoo.defects import GENERATOR_NAMES, ZooGenerator, defect_params, make_generator
 from genlens.zoo.world import Scenes, World
 
+if TYPE_CHECKING:
+    from genlens.zoo.photos import PhotoWorld
+
 #: Part of every zoo fingerprint; bump when a generator's output for a given recipe changes.
 ZOO_SOURCE_VERSION = 1
 REAL = "real"
@@ -31,13 +36,14 @@ DEFAULT_GENERATOR_SEED = 1
 
 
 #: The networks trained on the world, by role, for images that come from it.
-WORLD_DEFAULTS = {"features": "zoo-classifier", "segmenter": "zoo", "atlas_model": "zoo-classifier"}
+WORLD_DEFAULTS = {"features": "zoo-classifier", "segmenter": "zoo", "atlas_model": "zoo-classifier",
+                  "regions_representation": "pixels"}
 
 
 class ZooSource(ImageSource):
     """``n`` images of the world (``sampler`` a :class:`World`) or of a :class:`ZooGenerator`."""
 
-    def __init__(self, sampler: World | ZooGenerator, n: int, seed: int) -> None:
+    def __init__(self, sampler: World | ZooGenerator | PhotoWorld, n: int, seed: int) -> None:
         if n < 1:
             raise InputError(f"a zoo source needs n >= 1 images, got {n}.")
         self.sampler, self.n, self.seed = sampler, int(n), int(seed)
@@ -120,24 +126,43 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "jitter": float,
     "sigma": float,
     "std": float,
+    "amount": float,
+    "quality": int,
 }
 _COMMON = ("n", "seed", "size")
 
 
 def open_zoo_spec(spec: str) -> ZooSource:
-    """``zoo:<name>?key=value&...`` -> a :class:`ZooSource` (names: ``real`` and every generator)."""
+    """``zoo:<name>?key=value&...`` -> a :class:`ZooSource` (names: ``real``, ``photos`` and every generator)."""
+    # imported here: genlens.zoo.photos builds on this module's ZooSource
+    from genlens.zoo.photos import (
+        DEFAULT_PHOTO_SEED,
+        PHOTO_GENERATOR_NAMES,
+        PHOTOS,
+        make_photo_generator,
+        photo_defect_params,
+        photo_source,
+    )
+
     text = spec.strip()
     if not text.startswith("zoo:"):
         raise ConfigError(f"zoo spec {spec!r} must start with 'zoo:', e.g. zoo:real?n=500&seed=0.")
     name = text[4:].partition("?")[0]
-    valid_names = (REAL, *GENERATOR_NAMES)
+    valid_names = (REAL, *GENERATOR_NAMES, PHOTOS, *PHOTO_GENERATOR_NAMES)
     if name not in valid_names:
         raise ConfigError(f"zoo spec {spec!r}: unknown name {name!r}; valid names: {', '.join(valid_names)}.")
-    accepted = _COMMON + (() if name == REAL else defect_params(name))
-    _, values = parse_spec(text, {key: _PARSERS[key] for key in accepted})
+    if name in (REAL, PHOTOS):
+        params: tuple[str, ...] = ()
+    else:
+        params = photo_defect_params(name) if name in PHOTO_GENERATOR_NAMES else defect_params(name)
+    _, values = parse_spec(text, {key: _PARSERS[key] for key in _COMMON + params})
     n = values.pop("n", DEFAULT_N)
     size = values.pop("size", 32)
     if name == REAL:
         return real_source(n, seed=values.pop("seed", DEFAULT_REAL_SEED), size=size)
+    if name == PHOTOS:
+        return photo_source(n, seed=values.pop("seed", DEFAULT_PHOTO_SEED), size=size)
     seed = values.pop("seed", DEFAULT_GENERATOR_SEED)
+    if name in PHOTO_GENERATOR_NAMES:
+        return make_photo_generator(name, size=size, seed=seed, **values).as_source(n, seed)
     return ZooSource(make_generator(name, size=size, seed=seed, **values), n, seed)
