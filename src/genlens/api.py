@@ -23,7 +23,7 @@ from genlens.errors import ConfigError
 from genlens.io.base import ImageSource
 from genlens.io.subset import PrefixSource
 from genlens.metrics.reference import DEFAULT_METRICS, MetricsReference, StandardMetrics
-from genlens.features.space import FeatureSet, extract, load_precomputed, resolve_feature_space
+from genlens.features.space import FeatureSet, extract, feature_extractor, load_precomputed, resolve_feature_space
 
 PathLike = str | os.PathLike[str]
 
@@ -79,9 +79,11 @@ def compute_metrics(
     else:
         real_src = open_input(real, skip_bad=skip_bad, n=n)
         fake_src = open_input(fake, skip_bad=skip_bad, n=n)
-        name = resolve_feature_space(features, real_src, fake_src)
-        real_set = extract(real_src, name, device, cache_dir, batch_size)
-        fake_set = extract(fake_src, name, device, cache_dir, batch_size)
+        name = resolve_feature_space(features, real_src, fake_src, real_given=True)
+        # one network for both sets; a learned space is trained on the real images only
+        extractor = feature_extractor(name, real_src.image_size, device, cache_dir, train_on=real_src)
+        real_set = extract(real_src, name, device, cache_dir, batch_size, extractor=extractor)
+        fake_set = extract(fake_src, name, device, cache_dir, batch_size, extractor=extractor)
     reference = MetricsReference(real_set, metrics=metrics, k=k, n_boot=n_boot, level=level, seed=seed, device=device)
     return reference.compare(fake_set, floor=floor)
 

@@ -154,3 +154,16 @@ def _import_factory(spec: str) -> nn.Module:
     if not isinstance(model, nn.Module):
         raise ConfigError(f"{spec} returned {type(model).__name__}; it must return a torch.nn.Module")
     return model
+
+
+def _learned_model(image_size: tuple[int, int], input_size: int | None = None, weights: str | Path = "default",
+                   **_: Any) -> AtlasModel:
+    """``learned`` (:mod:`genlens.features.learned`): an encoder trained on a real set, named by ``weights``."""
+    from genlens.features.learned import BLOCKS, SIGNED, encoder_file
+
+    encoder = encoder_file(weights)
+    size = (int(input_size),) * 2 if input_size else (encoder.image_size or tuple(image_size))
+    return AtlasModel(encoder, "learned", size, _normaliser(*SIGNED), BLOCKS[1:], None, dict(encoder.record))
+
+
+register_atlas_model("learned", _learned_model)

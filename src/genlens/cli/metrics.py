@@ -19,8 +19,9 @@ REAL_HELP = (
 )
 FAKE_HELP = "Generated images, in any form REAL accepts."
 FEATURES_HELP = (
-    "Feature space: 'auto' (the zoo classifier's penultimate features for zoo inputs, else random-vgg16), "
-    "pixels, inception-v3-fid (needs its weights file), random-vgg16, zoo-classifier, "
+    "Feature space: 'auto' (the zoo classifier's penultimate features for zoo inputs; else, comparing two sets, "
+    "learned: a small encoder trained on REAL only; for one set alone, random-vgg16), "
+    "pixels, inception-v3-fid (needs its weights file), random-vgg16, learned, zoo-classifier, "
     "torchvision:<arch>[:<layer>], torchscript:<path>, or precomputed (REAL/FAKE are feature arrays)."
 )
 DEVICE_HELP = "Where networks and kernels run: auto (GPU when present), cpu, cuda, cuda:1, ..."

@@ -21,6 +21,7 @@ EXTRACTOR_NAMES = (
     "pixels",
     "inception-v3-fid",
     "random-vgg16",
+    "learned",
     "dinov2-vit{s,b,l,g}14",
     "clip-vit-{b32,b16,l14}",
     "torchvision:<arch>[:<layer>[,<layer>...]]",
@@ -71,6 +72,10 @@ def get_extractor(
         from genlens.features.torchvision_models import random_vgg16
 
         return random_vgg16(device=device, **kwargs)
+    if name == "learned":
+        from genlens.features.learned import learned_extractor
+
+        return learned_extractor(device=device, **kwargs)  # kwargs: real=<ImageSource> or weights=PATH
     if name.startswith("torchvision:"):
         from genlens.features.torchvision_models import torchvision_extractor
 

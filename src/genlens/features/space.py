@@ -6,6 +6,10 @@ classifier's penultimate features, a network trained on exactly that distributio
 ``random-vgg16`` -- the seeded random
 embedding the precision/recall/density/coverage paper recommends for domains without a pretrained
 network. Numbers from different feature spaces are not comparable; the choice is recorded.
+
+``learned`` is trained on the real images themselves (:mod:`genlens.features.learned`): build its
+extractor once with ``train_on=REAL`` (:func:`feature_extractor`) and extract every set with that one
+extractor, so generated images are measured by the encoder the real set trained and never train one.
 """
 
 from __future__ import annotations
@@ -21,18 +25,31 @@ from genlens.errors import InputError
 from genlens.io.base import ImageSource
 
 GENERIC_FEATURES = "random-vgg16"
+#: Feature spaces trained on the real set: their extractor needs ``train_on``.
+TRAINED_ON_REAL = frozenset({"learned"})
 
 
-def default_feature_space(*sources: ImageSource) -> str:
-    """The inputs' own feature space when they all name the same one (world scenes: the zoo classifier),
-    else ``random-vgg16``."""
+#: The default for images with no network of their own when a real set is given to train on.
+LEARNED_FEATURES = "learned"
+
+
+def default_feature_space(*sources: ImageSource, real_given: bool = False) -> str:
+    """The inputs' own feature space when they all name the same one (world scenes: the zoo classifier);
+    else ``learned`` when a real set is there to train it (``real_given``), else ``random-vgg16``.
+
+    ``learned`` is the default for a comparison because, unlike a random network, it is trained on what
+    varies between the user's own real images, and it is cheap: a small encoder at the images' size
+    instead of a VGG-16 at 224 px (docs/io-and-features.md). Extracting one set alone has no real set to
+    train on, so it falls back to the untrained ``random-vgg16``."""
     names = {s.defaults().get("features") for s in sources}
-    return names.pop() if len(names) == 1 and None not in names else GENERIC_FEATURES
+    if len(names) == 1 and None not in names:
+        return names.pop()
+    return LEARNED_FEATURES if real_given else GENERIC_FEATURES
 
 
-def resolve_feature_space(name: str | None, *sources: ImageSource) -> str:
+def resolve_feature_space(name: str | None, *sources: ImageSource, real_given: bool = False) -> str:
     """``auto``/``None`` -> :func:`default_feature_space`; anything else unchanged."""
-    return default_feature_space(*sources) if name in (None, "", "auto") else name
+    return default_feature_space(*sources, real_given=real_given) if name in (None, "", "auto") else name
 
 
 @dataclass(frozen=True)
@@ -58,6 +75,37 @@ class FeatureSet:
         return FeatureSet(self.features[:n], logits, source, self.extractor)
 
 
+def feature_extractor(
+    name: str,
+    image_size: tuple[int, int],
+    device: str | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    extractor_kwargs: dict[str, Any] | None = None,
+    train_on: ImageSource | None = None,
+) -> Any:
+    """The extractor of feature space ``name`` for images of ``image_size``.
+
+    ``train_on`` is the real set a space in :data:`TRAINED_ON_REAL` trains on (cached under
+    ``cache_dir``); other spaces ignore it. ``extractor_kwargs`` go to ``get_extractor``."""
+    from genlens.features import get_extractor
+
+    kwargs = {"image_size": tuple(image_size), **(extractor_kwargs or {})}  # for per-size networks
+    if name in TRAINED_ON_REAL:
+        kwargs.setdefault("real", train_on)
+        kwargs.setdefault("cache_dir", cache_dir)
+    return get_extractor(name, device=device, **kwargs)
+
+
+def rebuild_kwargs(name: str, record: dict[str, Any]) -> dict[str, Any]:
+    """Extra ``get_extractor`` arguments that rebuild the extractor of saved features from their
+    provenance ``record`` when the name alone cannot (``learned``: its trained weights file); else ``{}``."""
+    if name not in TRAINED_ON_REAL:
+        return {}
+    from genlens.features.learned import rebuild_kwargs as learned_kwargs
+
+    return learned_kwargs(record)
+
+
 def extract(
     source: ImageSource,
     name: str,
@@ -65,14 +113,18 @@ def extract(
     cache_dir: str | os.PathLike[str] | None = None,
     batch_size: int = 64,
     extractor_kwargs: dict[str, Any] | None = None,
+    train_on: ImageSource | None = None,
+    extractor: Any = None,
 ) -> FeatureSet:
     """Features (and logits, when the extractor has them) of ``source`` in feature space ``name``, cached.
 
-    ``extractor_kwargs`` go to ``get_extractor`` (e.g. ``{"quick": True}`` for the zoo classifier)."""
-    from genlens.features import extract_features, get_extractor
+    ``extractor_kwargs`` go to ``get_extractor`` (e.g. ``{"quick": True}`` for the zoo classifier).
+    ``train_on``: the real set a ``learned`` space trains on (never ``source`` unless it is that set).
+    ``extractor``: one built before (:func:`feature_extractor`), so several sets share one network."""
+    from genlens.features import extract_features
 
-    kwargs = {"image_size": tuple(source.image_size), **(extractor_kwargs or {})}  # for per-size networks
-    extractor = get_extractor(name, device=device, **kwargs)
+    if extractor is None:
+        extractor = feature_extractor(name, source.image_size, device, cache_dir, extractor_kwargs, train_on)
     primary = extractor.outputs[0]
     wanted = [primary, "logits"] if "logits" in extractor.outputs[1:] else [primary]
     out = extract_features(source, extractor, cache_dir=cache_dir, batch_size=batch_size, outputs=wanted)

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from genlens._fs import atomic_path, atomic_write_text
-from genlens.features.space import FeatureSet, extract, resolve_feature_space
+from genlens.features.space import FeatureSet, extract, feature_extractor, rebuild_kwargs, resolve_feature_space
 from genlens.io.base import ImageSource
 from genlens.metrics.reference import MetricsReference
 from genlens.metrics.standard import DEFAULT_METRICS, KEY, METRICS, TITLE, StandardMetrics
@@ -28,8 +28,9 @@ from genlens.views.options import option
 @dataclass(frozen=True)
 class MetricsOptions:
     features: str = option("auto", "Feature space: 'auto' (the inputs' own, e.g. the zoo classifier for zoo images, "
-                           "else random-vgg16), pixels, inception-v3-fid (needs its weights file), random-vgg16, "
-                           "zoo-classifier, torchvision:<arch>[:<layer>], torchscript:<path>, dinov2-*, clip-*, or "
+                           "else learned), pixels, inception-v3-fid (needs its weights file), random-vgg16, "
+                           "learned (a small encoder trained on REAL only, cached), zoo-classifier, "
+                           "torchvision:<arch>[:<layer>], torchscript:<path>, dinov2-*, clip-*, or "
                            "precomputed (REAL/FAKE are (n, d) feature arrays).", short="-f")
     metrics: tuple[str, ...] = option(DEFAULT_METRICS, "Comma-separated metrics: fid, kid, is (only with a feature "
                                       "space that has logits), prdc, mmd, cms.", short="-m")
@@ -45,12 +46,14 @@ class MetricsOptions:
 
 @dataclass
 class FittedMetrics:
-    """The metrics view's reference: the feature space, its real features and floor."""
+    """The metrics view's reference: the feature space, its real features and floor, and the extractor
+    that made them, so generated images go through the same network (for ``learned``: the encoder
+    the real set trained)."""
 
     options: MetricsOptions
     feature_space: str
     reference: MetricsReference
-    extractor: Any = field(default=None, repr=False)  # built on first measure()
+    extractor: Any = field(default=None, repr=False)  # from fit; rebuilt on first use after a load
 
 
 class MetricsView(View):
@@ -66,16 +69,18 @@ class MetricsView(View):
         return None
 
     def fit(self, real: ImageSource, options: MetricsOptions, ctx: RunContext) -> FittedMetrics:
-        name = resolve_feature_space(options.features, real)
-        features = extract(real, name, ctx.device, ctx.cache_dir, options.batch_size, dict(options.feature_options))
+        name = resolve_feature_space(options.features, real, real_given=True)
+        extractor = feature_extractor(name, real.image_size, ctx.device, ctx.cache_dir, dict(options.feature_options),
+                                      train_on=real)  # a learned space trains here, on the real images only
+        features = extract(real, name, ctx.device, ctx.cache_dir, options.batch_size, extractor=extractor)
         reference = MetricsReference(features, metrics=options.metrics, k=options.k, n_boot=options.n_boot,
                                      level=options.level, seed=ctx.seed, device=ctx.device)
-        return FittedMetrics(options, name, reference)
+        return FittedMetrics(options, name, reference, extractor)
 
     def compare(self, reference: FittedMetrics, fake: ImageSource, ctx: RunContext) -> StandardMetrics:
-        opts = reference.options
-        features = extract(fake, reference.feature_space, ctx.device, ctx.cache_dir, opts.batch_size,
-                           dict(opts.feature_options))
+        extractor = _extractor(reference, tuple(fake.image_size), ctx)
+        features = extract(fake, reference.feature_space, ctx.device, ctx.cache_dir, reference.options.batch_size,
+                           extractor=extractor)
         return reference.reference.compare(features, floor=True)
 
     # -- tracking ---------------------------------------------------------------------------------------
@@ -83,20 +88,18 @@ class MetricsView(View):
         fitted = self.fit(real, options, ctx)
         ref = fitted.reference  # tracking keeps float32 features and needs no intervals of its own
         features = FeatureSet(ref.real.features.astype(np.float32), ref.real.logits, ref.real.source, ref.real.extractor)
-        return FittedMetrics(options, fitted.feature_space, self._reference(features, options, ctx.seed, ctx.device))
+        return FittedMetrics(options, fitted.feature_space, self._reference(features, options, ctx.seed, ctx.device),
+                             fitted.extractor)
 
     def _reference(self, features: FeatureSet, options: MetricsOptions, seed: int, device: str | None) -> MetricsReference:
         return MetricsReference(features, metrics=options.metrics, k=options.k, n_boot=0, seed=seed, device=device)
 
     def measure(self, reference: FittedMetrics, images: torch.Tensor, ctx: RunContext, n_boot: int = 20) -> Measurements:
-        from genlens.features import extract_features, get_extractor
+        from genlens.features import extract_features
         from genlens.io import ArraySource
 
         opts = reference.options
-        if reference.extractor is None:
-            kwargs = {**_size_kwargs(images), **dict(opts.feature_options)}
-            reference.extractor = get_extractor(reference.feature_space, device=ctx.device, **kwargs)
-        ext = reference.extractor
+        ext = _extractor(reference, tuple(images.shape[-2:]), ctx)
         names = [ext.outputs[0], "logits"] if "logits" in ext.outputs[1:] else [ext.outputs[0]]
         out = extract_features(ArraySource(images, name="samples"), ext, cache_dir=False,
                                batch_size=opts.batch_size, outputs=names)
@@ -140,9 +143,14 @@ class MetricsView(View):
         return {"feature_space": reference.feature_space}
 
 
-def _size_kwargs(images: torch.Tensor) -> dict[str, Any]:
-    """The images' size, for extractors trained per image size (``get_extractor``'s ``image_size`` hint)."""
-    return {"image_size": tuple(images.shape[-2:])}
+def _extractor(reference: FittedMetrics, image_size: tuple[int, int], ctx: RunContext) -> Any:
+    """The reference's extractor; after a load, rebuilt from its name, options and (for ``learned``) the
+    trained weights its real features record -- never trained again, and never on generated images."""
+    if reference.extractor is None:
+        kwargs = {**dict(reference.options.feature_options),
+                  **rebuild_kwargs(reference.feature_space, reference.reference.real.extractor)}
+        reference.extractor = feature_extractor(reference.feature_space, image_size, ctx.device, ctx.cache_dir, kwargs)
+    return reference.extractor
 
 
 def metric_errors(reference: MetricsReference, fake: FeatureSet, n_boot: int, seed: int) -> dict[str, float]:
