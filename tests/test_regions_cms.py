@@ -169,3 +169,24 @@ def test_replicate_chunking_does_not_change_results(rng, monkeypatch) -> None:
     np.testing.assert_allclose(chunked.boot_clusters, whole.boot_clusters, rtol=1e-13)
     np.testing.assert_allclose(chunked.floor_clusters, whole.floor_clusters, rtol=1e-13)
     assert chunked.image == whole.image
+
+
+def test_a_feature_map_representation_finds_a_blur_pixels_barely_see_and_boxes_it_in_input_pixels():
+    """Regions on relu2_2 of a random VGG-16 (16x16 sites for 32-px images): the blurred box is found
+    and boxed in input pixels; the image CMS factorises into the cluster CMS at the default bandwidth."""
+    from genlens.views import RunContext, get_view
+    from genlens.zoo import make_generator, real_source
+
+    real = real_source(240, seed=0)
+    fake = make_generator("blur_region", box=(20, 2, 30, 14), seed=3).as_source(240, seed=3)
+    view, ctx = get_view("regions"), RunContext()
+    options = view.options(representation="random-vgg16:features.8", clusters=8, n_boot=40)
+    result = view.compare(view.fit(real, options, ctx), fake, ctx)
+    assert result.partition.image_size == (16, 16) and result.site == (2, 2)
+    found = [f for f in result.findings() if f.significant]
+    assert found
+    best = max(found, key=lambda f: f.score)
+    top, left, bottom, right = best.where
+    assert top < 30 and bottom > 20 and left < 14 and right > 2  # overlaps the planted box, in input pixels
+    assert result.factorises()
+    assert result.to_dict()["representation"] == "random-vgg16:features.8"

@@ -86,6 +86,8 @@ class RealRegions:
     gamma: float
     bandwidth_scale: float
     mean_real: np.ndarray | None  # uint8 (H, W, 3) mean image, when the inputs are images
+    representation: str = "pixels"  # what the clusters are made of (see genlens.regions.representation)
+    site: tuple[int, int] = (1, 1)  # input pixels per site of the representation (rows, cols)
 
 
 def fit_regions(
@@ -124,17 +126,20 @@ def compare_regions(
     plan: CmsPlan | None = None,
     max_images: int | None = 2000,
     device: torch.device | str | None = None,
+    fake_info: dict[str, Any] | None = None,
 ) -> RegionsResult:
-    """Cluster-wise CMS of ``fake`` against a fitted real side."""
+    """Cluster-wise CMS of ``fake`` against a fitted real side (``fake_info`` overrides its provenance)."""
     plan = plan or CmsPlan()
     x = real.spatial
-    y, fake_info = load_spatial(fake, "fake", max_images)
+    y, info = load_spatial(fake, "fake", max_images)
+    fake_info = fake_info or info
     if x.shape[1:3] != y.shape[1:3]:
         _refuse_sizes(tuple(x.shape[1:3]), tuple(y.shape[1:3]))
     est = cluster_cms(x, y, real.partition.labels, real.gamma, plan, device=device)
     return RegionsResult.from_estimates(
         est, real.partition, real.gamma, real.bandwidth_scale, plan, int(x.shape[0]), int(y.shape[0]),
         mean_real=real.mean_real, inputs={"real": real.info, "fake": fake_info},
+        representation=real.representation, site=real.site,
     )
 
 

@@ -26,7 +26,7 @@ def _cluster_colors(k: int) -> np.ndarray:
 def cluster_map(result: RegionsResult) -> Figure:
     """Cluster labels drawn semi-transparently over the mean real image, with cluster ids."""
     plt = pyplot()
-    labels = result.partition.labels
+    labels = result.image_labels()
     colors = _cluster_colors(result.partition.k)
     fig, ax = plt.subplots(figsize=(4.2, 4.2))
     if result.mean_real is not None:
@@ -123,7 +123,7 @@ def deficit_map(result: RegionsResult) -> Figure:
     vmax = max(float(np.abs(dmap).max()), _significant_deficit(result), 1e-6)
     fig, ax = plt.subplots(figsize=(4.6, 4.0))
     im = ax.imshow(dmap, cmap="RdBu_r", vmin=-vmax, vmax=vmax, interpolation="nearest")
-    sig = np.array([c.significant for c in result.clusters])[result.partition.labels]
+    sig = np.array([c.significant for c in result.clusters])[result.image_labels()]
     if sig.any():
         ax.contour(sig.astype(float), levels=[0.5], colors="black", linewidths=1.2)
     fig.colorbar(im, ax=ax, fraction=0.046, label="log(floor / CMS)")
@@ -145,9 +145,10 @@ def _significant_deficit(result: RegionsResult) -> float:
 def regions_summary(result: RegionsResult) -> str:
     """The headline from the same evidence as the table: which clusters fall below their floor, or none."""
     worst = result.worst
-    top, left, bottom, right = worst.box(result.partition.labels)
+    top, left, bottom, right = result.box(worst)
     where = f"rows {top}-{bottom - 1}, cols {left}-{right - 1}"
-    head = f"Image CMS {result.image:.4f} (product of {result.partition.k} clusters {result.product:.4f}). "
+    on = "" if result.representation == "pixels" else f" on {result.representation}"
+    head = f"Image CMS{on} {result.image:.4f} (product of {result.partition.k} clusters {result.product:.4f}). "
     if not np.isfinite(worst.floor):
         return head + (f"Worst region: cluster {worst.id} ({worst.n_pixels} px, {where}), CMS {worst.cms:.4f}; "
                        "no real-vs-real floor was computed, so no cluster is judged.")
@@ -160,9 +161,22 @@ def regions_summary(result: RegionsResult) -> str:
                    f"{worst.floor:.4f}, {worst.score:.1f} noise units; it carries {100 * worst.share:.0f}% of -log CMS.")
 
 
+def decomposition_sentence(result: RegionsResult) -> str:
+    """Whether the product of cluster CMS is the image CMS, and what the cluster numbers mean if not."""
+    if not np.isfinite(result.gap):
+        return ""
+    if result.factorises():
+        return (f" The image CMS factorises into the cluster CMS within noise (log gap {result.gap:+.4f}), so each "
+                "cluster's share of -log CMS is its part of the image's deficit.")
+    real = (f"; two halves of the real set show a gap of {result.floor_gap:+.3f}, so it comes from the kernel's width "
+            "at this sample size, not from the generator" if np.isfinite(result.floor_gap) else "")
+    return (f" The product of cluster CMS is not the image CMS here (log gap {result.gap:+.3f}{real}): read each "
+            "cluster's CMS against its own floor, as a per-region similarity, not as a factor of the image CMS.")
+
+
 def regions_section(result: RegionsResult) -> Section:
     """The report section: summary naming the significant clusters and where they are, figures and a table."""
-    summary = regions_summary(result)
+    summary = regions_summary(result) + decomposition_sentence(result)
     figures = [cluster_map(result), ordered_cka(result), cms_bars(result), deficit_map(result)]
     table = Table(
         columns=("cluster", "pixels", "CMS", "CI low", "CI high", "floor", "deficit", "share"),

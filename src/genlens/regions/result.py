@@ -103,6 +103,10 @@ class RegionsResult:
     n_fake: int
     mean_real: np.ndarray | None = None
     inputs: dict[str, Any] = field(default_factory=dict)
+    representation: str = "pixels"
+    site: tuple[int, int] = (1, 1)  # input pixels per site of the representation
+    gap_ci: tuple[float, float] = (float("nan"), float("nan"))  # interval of log(image CMS / product)
+    floor_gap: float = float("nan")  # the same gap between two halves of the real set
 
     @classmethod
     def from_estimates(
@@ -116,6 +120,8 @@ class RegionsResult:
         n_fake: int,
         mean_real: np.ndarray | None = None,
         inputs: dict[str, Any] | None = None,
+        representation: str = "pixels",
+        site: tuple[int, int] = (1, 1),
     ) -> RegionsResult:
         """Summarise raw estimates: CIs re-centred on the point estimate, shares of ``-log CMS``."""
         sizes = partition.sizes
@@ -141,6 +147,11 @@ class RegionsResult:
             n_fake=n_fake,
             mean_real=mean_real,
             inputs=inputs or {},
+            representation=representation,
+            site=tuple(site),
+            gap_ci=_gap_interval(est, plan.level),
+            floor_gap=float(np.log(est.floor_image) - np.log(est.floor_clusters).sum())
+            if est.floor_image > 0 and np.all(est.floor_clusters > 0) else float("nan"),
         )
 
     @property
@@ -169,6 +180,10 @@ class RegionsResult:
                     "clusters": [c.to_dict() for c in self.clusters],
                 },
                 "worst_cluster": self.worst.id,
+                "decomposition": {"gap": self.gap, "gap_ci": list(self.gap_ci), "floor_gap": self.floor_gap,
+                                  "factorises": self.factorises()},
+                "representation": self.representation,
+                "site": list(self.site),
                 "gamma": self.gamma,
                 "bandwidth_scale": self.bandwidth_scale,
                 "median_sq_dist": self.partition.median_sq_dist,
@@ -189,22 +204,59 @@ class RegionsResult:
         for c in self.clusters:
             if not np.isfinite(c.floor):
                 continue
-            top, left, bottom, right = c.box(self.partition.labels)
+            top, left, bottom, right = self.box(c)
             sentence = (f"cluster {c.id} (rows {top}-{bottom - 1}, cols {left}-{right - 1}, {c.n_pixels} px): "
                         f"CMS {c.cms:.4f} vs real floor {c.floor:.4f}, {c.score:.1f} noise units")
             out.append(Finding("regions", "region", [top, left, bottom, right], c.score, c.significant, sentence))
         return tuple(out)
 
+    @property
+    def gap(self) -> float:
+        """``log(image CMS) - log(product of cluster CMS)``: 0 when the image CMS factorises into the clusters'."""
+        return float(np.log(self.image) - np.log(self.product)) if self.image > 0 and self.product > 0 else float("nan")
+
+    def factorises(self) -> bool:
+        """Whether the product of cluster CMS is the image CMS within noise (the view's premise).
+
+        The identity holds when the clusters' pixels are independent; with a narrow kernel the image
+        kernel (a product over all pixels) is tiny for any two distinct images and the V-statistic's
+        diagonal dominates the image CMS but not the clusters', so the two part ways even for two real
+        samples. Within noise: the gap's bootstrap interval contains 0, or the gap is under 1% in log.
+        """
+        lo, hi = self.gap_ci
+        return bool(abs(self.gap) < 0.01 or (np.isfinite(lo) and lo <= 0.0 <= hi))
+
+    def box(self, cluster: ClusterScore) -> list[int]:
+        """``[top, left, bottom, right]`` of a cluster in input-image pixels (end-exclusive)."""
+        top, left, bottom, right = cluster.box(self.partition.labels)
+        sy, sx = self.site
+        return [top * sy, left * sx, bottom * sy, right * sx]
+
+    def image_labels(self) -> np.ndarray:
+        """The partition drawn back on the input grid: each site's label repeated over the pixels it covers."""
+        sy, sx = self.site
+        return np.repeat(np.repeat(self.partition.labels, sy, axis=0), sx, axis=1)
+
     def deficit_map(self) -> np.ndarray:
         """``(H, W)``: each pixel carries its cluster's deficit ``log(floor / cms)``."""
         deficits = np.array([c.deficit for c in self.clusters])
-        return deficits[self.partition.labels]
+        return deficits[self.image_labels()]
 
     def to_section(self) -> Any:
         """The report section (figures drawn here; see :mod:`genlens.regions.figures`)."""
         from genlens.regions.figures import regions_section
 
         return regions_section(self)
+
+
+def _gap_interval(est: CmsEstimates, level: float) -> tuple[float, float]:
+    """Interval of ``log(image) - log(product)`` from the same bootstrap replicates."""
+    if est.boot_image.size == 0 or est.image <= 0 or est.product <= 0:
+        return float("nan"), float("nan")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        reps = np.log(est.boot_image) - np.log(est.boot_product)
+    point = float(np.log(est.image) - np.log(est.product))
+    return recentred_interval(point, reps[np.isfinite(reps)], level)
 
 
 def log_shares(values: np.ndarray) -> np.ndarray:

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -21,6 +21,14 @@ from genlens.regions.analysis import RealRegions, build_partition, compare_regio
 from genlens.regions.cms import CmsPlan, cluster_cms
 from genlens.regions.figures import KEY, TITLE
 from genlens.regions.partition import PixelPartition
+from genlens.regions.representation import (
+    PIXELS,
+    Representation,
+    extractor_of,
+    feature_maps,
+    mean_image,
+    representation_for,
+)
 from genlens.regions.result import RegionsResult
 from genlens.regions.spatial import images_to_spatial
 from genlens.views.base import Measurement, Measurements, RunContext, StepEvidence, View
@@ -32,6 +40,11 @@ MIN_IMAGES = 8
 
 @dataclass(frozen=True)
 class RegionsOptions:
+    representation: str | None = option(
+        None, "What to cluster and compare: pixels, or a feature map '<feature space>:<layer>' such as "
+        "random-vgg16:features.8 (relu2_2 of a random VGG-16) or torchvision:resnet18:layer1. Default: the "
+        "images' own (pixels for zoo scenes), else random-vgg16:features.8, which sees blur and texture that "
+        "pixels miss.")
     clusters: int | None = option(None, "Number of pixel clusters (default: the largest-gap rule on the dendrogram, "
                                   "2..--k-max).", short="-k", min=1)
     k_max: int = option(12, "Upper bound for the automatic number of clusters.", min=2)
@@ -50,12 +63,14 @@ class RegionsOptions:
     level: float = option(0.95, "Confidence level of the CIs.", min=0.5, max=0.999)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(eq=False)
 class FittedRegions:
-    """The regions view's reference: the options and the fitted real side."""
+    """The regions view's reference: the options, the fitted real side, and the network of a feature-map
+    representation (``None`` for pixels)."""
 
     options: RegionsOptions
     real: RealRegions
+    extractor: Any = None
 
 
 class RegionsView(View):
@@ -77,34 +92,65 @@ class RegionsView(View):
         return None
 
     def fit(self, real: ImageSource, options: RegionsOptions, ctx: RunContext) -> FittedRegions:
+        rep = representation_for(real, options.representation)
         partition = PixelPartition.load(options.partition) if options.partition else None
-        fitted = fit_regions(real, partition, options.clusters, options.bandwidth_scale, options.max_images,
+        data, info, extractor = real, None, None
+        if not rep.is_pixels:
+            data, info, extractor = feature_maps(real, rep, options.max_images, ctx.device, ctx.seed,
+                                                 cache_dir=ctx.cache_dir)
+        fitted = fit_regions(data, partition, options.clusters, options.bandwidth_scale, options.max_images,
                              ctx.device, distance=options.distance, k_max=options.k_max,
                              estimator=options.cka_estimator, batch_size=options.cka_batch or None)
-        return FittedRegions(options, fitted)
+        if not rep.is_pixels:
+            h, w = fitted.partition.image_size
+            site = (real.image_size[0] // h, real.image_size[1] // w)
+            fitted = replace(fitted, info=info, mean_real=mean_image(real, options.max_images),
+                             representation=rep.name, site=site)
+        return FittedRegions(options, fitted, extractor)
 
     def compare(self, reference: FittedRegions, fake: ImageSource, ctx: RunContext) -> RegionsResult:
         opts = reference.options
         plan = CmsPlan(estimator=opts.estimator, mode=opts.mode, n_boot=opts.n_boot, level=opts.level, seed=ctx.seed)
-        return compare_regions(reference.real, fake, plan, opts.max_images, ctx.device)
+        if reference.extractor is None:
+            return compare_regions(reference.real, fake, plan, opts.max_images, ctx.device)
+        rep = Representation.parse(reference.real.representation)
+        maps, info, _ = feature_maps(fake, rep, opts.max_images, ctx.device, ctx.seed, reference.extractor)
+        return compare_regions(reference.real, maps, plan, opts.max_images, ctx.device, fake_info=info)
 
     # -- tracking ---------------------------------------------------------------------------------------
     def fit_tracking(self, real: ImageSource, options: RegionsOptions, ctx: RunContext) -> FittedRegions:
         """The partition of all ``max_images`` real images (not the report's first 1000), fixed for every step."""
-        images = real.read(0, min(len(real), options.max_images or len(real)))
+        rep = representation_for(real, options.representation)
+        n = min(len(real), options.max_images or len(real))
+        data, extractor = real.read(0, n), None
+        if not rep.is_pixels:
+            data, _, extractor = feature_maps(real, rep, n, ctx.device, ctx.seed, cache_dir=ctx.cache_dir)
         partition = (PixelPartition.load(options.partition) if options.partition else
-                     build_partition(images, clusters=options.clusters, distance=options.distance,
+                     build_partition(data, clusters=options.clusters, distance=options.distance,
                                      k_max=options.k_max, max_images=None, device=ctx.device))
-        return FittedRegions(options, fit_regions(images, partition, bandwidth_scale=options.bandwidth_scale,
-                                                  max_images=None, device=ctx.device))
+        fitted = fit_regions(data, partition, bandwidth_scale=options.bandwidth_scale, max_images=None,
+                             device=ctx.device)
+        return FittedRegions(options, replace(fitted, representation=rep.name), extractor)
+
+    def _spatial(self, reference: FittedRegions, images: torch.Tensor, ctx: RunContext) -> torch.Tensor:
+        """One step's images in the reference's representation."""
+        if reference.real.representation == PIXELS:
+            return images_to_spatial(images)
+        from genlens.io import ArraySource
+
+        rep = Representation.parse(reference.real.representation)
+        if reference.extractor is None:  # a reference loaded from disk: the network is rebuilt once per process
+            reference.extractor = extractor_of(rep, ctx.device, ctx.seed)
+        return feature_maps(ArraySource(images, name="samples"), rep, None, ctx.device, ctx.seed,
+                            reference.extractor)[0]
 
     def measure(self, reference: FittedRegions, images: torch.Tensor, ctx: RunContext, n_boot: int = 20) -> Measurements:
         from genlens.statistics import standard_error
 
         real = reference.real
         plan = CmsPlan(n_boot=n_boot if n_boot >= 2 else 0, floor_splits=0, seed=ctx.seed, resample="fake")
-        est = cluster_cms(real.spatial, images_to_spatial(images), real.partition.labels, real.gamma, plan,
-                          device=ctx.device)
+        est = cluster_cms(real.spatial, self._spatial(reference, images, ctx), real.partition.labels, real.gamma,
+                          plan, device=ctx.device)
         boot = plan.n_boot > 0
         values = {
             f"{KEY}/cms": Measurement(est.image, standard_error(est.boot_image) if boot else np.nan, True),
@@ -121,21 +167,21 @@ class RegionsView(View):
     def save_reference(self, reference: FittedRegions, folder: Path) -> None:
         real = reference.real
         reference.real.partition.save(folder / "partition.npz")
-        images = ((real.spatial + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8).permute(0, 3, 1, 2).numpy()
-        with atomic_path(folder / "images.npz") as tmp:
+        with atomic_path(folder / "spatial.npz") as tmp:  # the real side as compared: pixels or a feature map
             with open(tmp, "wb") as f:
-                np.savez_compressed(f, images=images)
-        header = {"options": asdict(reference.options), "gamma": real.gamma, "info": real.info}
+                np.savez_compressed(f, spatial=real.spatial.numpy())
+        header = {"options": asdict(reference.options), "gamma": real.gamma, "info": real.info,
+                  "representation": real.representation}
         atomic_write_text(folder / "regions.json", json.dumps(header, default=str))
 
     def load_reference(self, folder: Path, ctx: RunContext) -> FittedRegions:
         header = json.loads((folder / "regions.json").read_text())
-        options = RegionsOptions(**header["options"])
-        with np.load(folder / "images.npz", allow_pickle=False) as z:
-            images = torch.from_numpy(np.array(z["images"]))
+        options = self.options(header["options"])
+        with np.load(folder / "spatial.npz", allow_pickle=False) as z:
+            spatial = torch.from_numpy(np.array(z["spatial"]))
         partition = PixelPartition.load(folder / "partition.npz")
-        return FittedRegions(options, fit_regions(images, partition, bandwidth_scale=options.bandwidth_scale,
-                                                  max_images=None))
+        fitted = fit_regions(spatial, partition, bandwidth_scale=options.bandwidth_scale, max_images=None)
+        return FittedRegions(options, replace(fitted, representation=header["representation"]))
 
     def describe_reference(self, reference: FittedRegions) -> dict[str, Any]:
         p = reference.real.partition

@@ -1,0 +1,121 @@
+"""What the regions view clusters and compares: the pixels, or a feature map of any network layer.
+
+Raw pixels under an RBF kernel barely notice a blurred or JPEG-damaged region of a natural photo:
+the pixel values hardly move. An early layer of even a random-weight CNN responds to edges and
+texture, so the same pairwise-CKA clustering and cluster-wise CMS run on its feature map see those
+defects. A representation is named like a feature space with a layer:
+
+* ``pixels`` -- the images themselves, ``(n, H, W, 3)`` in ``[-1, 1]``;
+* ``random-vgg16:<layer>`` -- a seeded random VGG-16, e.g. ``random-vgg16:features.8`` (relu2_2);
+* ``torchvision:<arch>:<layer>`` -- any torchvision model's named module (its weights as for the
+  feature spaces: present locally or downloadable);
+* any other registered extractor, ``<name>:<layer>``.
+
+Networks run at the images' own resolution (no resize to 224): a 32-px image gives a 16x16 map at
+relu2_2. Each site of the map covers ``H / h`` input pixels, which is how clusters on the map are
+drawn back on the image and how a cluster's box is given in input pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from genlens.errors import ConfigError
+from genlens.io.base import ImageSource
+
+PIXELS = "pixels"
+#: The feature map regions uses for images that name none of their own: relu2_2 of a random VGG-16,
+#: which sees blur and texture that pixels do not (measured on photo crops; see docs/regions.md).
+GENERIC = "random-vgg16:features.8"
+
+
+@dataclass(frozen=True)
+class Representation:
+    """A parsed representation: the extractor's name and the layer read from it (``None``: pixels)."""
+
+    name: str
+    extractor: str | None
+    layer: str | None
+
+    @classmethod
+    def parse(cls, spec: str) -> Representation:
+        if spec == PIXELS:
+            return cls(spec, None, None)
+        extractor, sep, layer = spec.rpartition(":")
+        if not sep or not extractor or not layer:
+            raise ConfigError(f"regions representation {spec!r} is neither 'pixels' nor '<feature space>:<layer>', "
+                              f"e.g. {GENERIC} or torchvision:resnet18:layer1")
+        return cls(spec, extractor, layer)
+
+    @property
+    def is_pixels(self) -> bool:
+        return self.extractor is None
+
+
+def representation_for(source: ImageSource, given: str | None) -> Representation:
+    """The representation named in the options, else the images' own (world scenes: pixels), else :data:`GENERIC`."""
+    return Representation.parse(given or source.defaults().get("regions_representation") or GENERIC)
+
+
+def extractor_of(rep: Representation, device: str | None = None, seed: int = 0, train_on: ImageSource | None = None,
+                 cache_dir: Any = None) -> Any:
+    """A spatial feature extractor (``(B, C, h, w)`` per image, at the images' own size) for ``rep``.
+
+    ``train_on``: the real set a space trained on real images (``learned:block2``) trains on, or loads
+    from the cache by that set's fingerprint; generated images never train it."""
+    from genlens.features import get_extractor
+    from genlens.features.space import TRAINED_ON_REAL, feature_extractor
+    from genlens.features.torchvision_models import ModuleExtractor, build_torchvision_model
+
+    assert rep.extractor is not None and rep.layer is not None
+    if rep.extractor in TRAINED_ON_REAL:
+        if train_on is None:
+            raise ConfigError(f"regions representation {rep.name!r} is trained on the real images; fit the "
+                              "regions view on them first (a saved tracking reference cannot rebuild it)")
+        return feature_extractor(rep.extractor, train_on.image_size, device, cache_dir,
+                                 {"layers": rep.layer, "spatial": True}, train_on=train_on)
+    if rep.extractor == "random-vgg16":
+        model, record = build_torchvision_model("vgg16", "random", seed)
+        return ModuleExtractor(model, [rep.layer], name=rep.name, weights=record, input_size=None, spatial=True,
+                               device=device)
+    if rep.extractor.startswith("torchvision:"):
+        return get_extractor(f"{rep.extractor}:{rep.layer}", device=device, spatial=True, input_size=None)
+    return get_extractor(rep.extractor, device=device, layers=rep.layer, spatial=True, input_size=None)
+
+
+def feature_maps(source: ImageSource, rep: Representation, max_images: int | None, device: str | None = None,
+                 seed: int = 0, extractor: Any = None, cache_dir: Any = None) -> tuple[torch.Tensor, dict[str, Any], Any]:
+    """``(n, h, w, C)`` float64 feature maps of the first ``max_images`` images, their provenance, and the
+    extractor (reuse it for the generated set). Without ``extractor``, ``source`` is the real set: a
+    representation trained on real images trains on it."""
+    from genlens.features import extract_features
+    from genlens.io.subset import PrefixSource
+
+    extractor = extractor if extractor is not None else extractor_of(rep, device, seed, source, cache_dir)
+    n = len(source) if max_images is None else min(len(source), max_images)
+    head = source if n >= len(source) else PrefixSource(source, n)
+    maps = extract_features(head, extractor, cache_dir=False, outputs=extractor.outputs[0])
+    maps = np.asarray(maps)
+    if maps.ndim != 4:
+        raise ConfigError(f"layer {rep.layer!r} of {rep.extractor} gives {maps.ndim - 1}-d outputs per image, not a "
+                          "(C, h, w) feature map; choose a convolutional layer")
+    info = {**source.describe(), "n_used": n, "representation": rep.name, "map": list(maps.shape[1:])}
+    return torch.from_numpy(maps).permute(0, 2, 3, 1).to(torch.float64).contiguous(), info, extractor
+
+
+def mean_image(source: ImageSource, max_images: int | None) -> np.ndarray:
+    """The mean of the first ``max_images`` images as uint8 ``(H, W, 3)``: what cluster maps are drawn over."""
+    n = len(source) if max_images is None else min(len(source), max_images)
+    total = torch.zeros(3, *source.image_size, dtype=torch.float64)
+    done = 0
+    for batch in source.batches(256):
+        batch = batch[: n - done]
+        total += batch.to(torch.float64).sum(0)
+        done += len(batch)
+        if done >= n:
+            break
+    return (total / max(n, 1)).round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
