@@ -134,9 +134,10 @@ def test_a_plugin_view_is_tracked_and_its_break_is_an_event(plugin, tmp_path):
 
 
 #: Layers from the bottom up; a package may import its own layer and those below, never above.
-LAYERS = {"io": 0, "features": 1, "metrics": 2, "regions": 2, "semantics": 2, "manifold": 2, "atlas": 2, "views": 2,
+LAYERS = {"io": 0, "features": 1, "metrics": 2, "regions": 2, "semantics": 2, "manifold": 2, "atlas": 2, "critic": 2,
+          "views": 2,
           "report": 3, "track": 3, "cli": 4, "demo": 4}
-CORE = ("io", "features", "metrics", "regions", "semantics", "manifold", "atlas", "views")
+CORE = ("io", "features", "metrics", "regions", "semantics", "manifold", "atlas", "critic", "views")
 
 
 def _imports(path: Path) -> set[str]:

@@ -15,6 +15,7 @@ from genlens.views.base import View
 BUILTIN: tuple[str, ...] = (
     "genlens.metrics.view:MetricsView",
     "genlens.regions.view:RegionsView",
+    "genlens.critic.view:CriticView",
     "genlens.semantics.view:SemanticsView",
     "genlens.manifold.view:ManifoldView",
     "genlens.atlas.view:AtlasView",

@@ -1,0 +1,202 @@
+"""The critic's tests, exact under the null hypothesis that held-out scores are independent of labels.
+
+Within one fold the critic was trained on other images, so if the generator is as good as the data,
+which held-out images are real is a uniformly random choice among them, whatever the critic does:
+
+* **scores** -- the sum of the held-out reals' ranks is the Mann-Whitney statistic (the AUC);
+* **accuracy** -- the number of reals among the images the critic calls real is hypergeometric;
+* **missed modes** -- the number of reals scored above the ``j``-th most real-looking fake is
+  negative-hypergeometric (reals drawn before the ``j``-th fake in a random order);
+* **the map** -- each block's mean logit of held-out reals minus fakes is a two-sample mean
+  difference: normal with its Welch standard error (the central limit theorem, n >= 20 per class).
+
+Each fold's test is exact given its critic, but the folds' results are **not independent**: the critic
+of fold 1 was trained on fold 2's images and vice versa, so a fold-1 real image that resembles a fold-2
+real image lifts both folds' statistics at once. On the world's clean generator (200 images per set,
+200 steps, 12 seeds) the two folds' AUC z-scores correlated 0.73, and summing them as independent gave
+a combined z with a spread of 1.4 instead of 1 (a false alarm rate several times the nominal one). So folds are combined in ways
+valid under any dependence: normal statistics by the weighted mean of their z-scores (or of their
+mean differences over the weighted mean of their standard errors) -- by Cauchy-Schwarz its spread is
+at most 1 -- and the discrete exact tests by Bonferroni over the folds (``folds x`` the smallest p).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy import ndimage, stats
+
+
+@dataclass
+class FoldMoments:
+    """Running count, sum and sum of squares of per-image maps of one class in one fold."""
+
+    n: int
+    total: np.ndarray
+    squares: np.ndarray
+
+    @classmethod
+    def empty(cls, shape: tuple[int, ...]) -> FoldMoments:
+        return cls(0, np.zeros(shape), np.zeros(shape))
+
+    def add(self, maps: torch.Tensor) -> None:
+        values = maps.double().numpy()
+        self.n += len(values)
+        self.total += values.sum(axis=0)
+        self.squares += (values**2).sum(axis=0)
+
+    @property
+    def mean(self) -> np.ndarray:
+        return self.total / max(self.n, 1)
+
+    @property
+    def var(self) -> np.ndarray:
+        """Sample variance (``ddof=1``), clipped at 0 against rounding."""
+        if self.n < 2:
+            return np.full_like(self.total, np.nan)
+        return np.maximum(self.squares - self.n * self.mean**2, 0.0) / (self.n - 1)
+
+
+def fold_weights(sizes: Sequence[int]) -> np.ndarray:
+    """Each fold's share of the held-out images: the weights folds are combined with."""
+    sizes = np.asarray(sizes, dtype=np.float64)
+    return sizes / sizes.sum()
+
+
+def pooled_gap(folds: Sequence[Mapping[str, FoldMoments]]) -> tuple[np.ndarray, np.ndarray]:
+    """Mean map of held-out reals minus fakes (the "fake" logit gap) and a standard error for it.
+
+    The gap is taken within each fold (one critic's scale) and averaged with the folds' sizes as
+    weights. The standard error is the same weighted mean of the folds' Welch standard errors: the
+    folds are correlated (see the module), and this bound holds at any correlation.
+    """
+    weights = fold_weights([f["real"].n + f["fake"].n for f in folds])
+    gap = sum(w * (f["real"].mean - f["fake"].mean) for w, f in zip(weights, folds))
+    se = sum(w * np.sqrt(f["real"].var / f["real"].n + f["fake"].var / f["fake"].n) for w, f in zip(weights, folds))
+    return np.asarray(gap), np.asarray(se)
+
+
+def bonferroni(p_values: Sequence[float]) -> float:
+    """``len(p) x min(p)``, at most 1: a p-value for "some fold differs", valid under any dependence."""
+    return float(min(1.0, len(p_values) * min(p_values)))
+
+
+def accuracy_test(real_scores: Sequence[np.ndarray], fake_scores: Sequence[np.ndarray]) -> tuple[float, float]:
+    """Held-out accuracy (logit > 0 means "real") and its one-sided p-value against chance.
+
+    In each fold the number of reals among the ``m`` images called real is hypergeometric under the
+    null, and the number correct rises with it: an exact test, which unlike a binomial test against
+    0.5 stays exact when a critic calls nearly everything real. Folds: Bonferroni.
+    """
+    p_values, correct, total = [], 0, 0
+    for real, fake in zip(real_scores, fake_scores):
+        called = int((real > 0).sum() + (fake > 0).sum())
+        hits = int((real > 0).sum())
+        p_values.append(float(stats.hypergeom.sf(hits - 1, len(real) + len(fake), len(real), called)))
+        correct += hits + int((fake <= 0).sum())
+        total += len(real) + len(fake)
+    return correct / total, bonferroni(p_values)
+
+
+def auc_test(real_scores: Sequence[np.ndarray], fake_scores: Sequence[np.ndarray]) -> tuple[float, float]:
+    """Held-out AUC (averaged over folds by size) and the one-sided p-value of its Mann-Whitney test.
+
+    Each fold's ``U`` is standardised with its tie-corrected null variance; the folds' z-scores are
+    averaged by size. The rank test is the critic's headline test rather than accuracy: it needs no
+    threshold, and a critic's logits are rarely centred at 0 on held-out images, so accuracy at 0
+    wastes what it learned (photo crops with a desaturated quadrant: AUC 0.549, p = 0.019, where the
+    accuracy of 0.504 gives p = 0.62).
+    """
+    values, zs, sizes = [], [], []
+    for real, fake in zip(real_scores, fake_scores):
+        n_r, n_f = len(real), len(fake)
+        n = n_r + n_f
+        pooled = np.concatenate([real, fake])
+        u = stats.rankdata(pooled)[:n_r].sum() - n_r * (n_r + 1) / 2
+        _, ties = np.unique(pooled, return_counts=True)
+        var = n_r * n_f / 12.0 * ((n + 1) - (ties.astype(np.float64) ** 3 - ties).sum() / (n * (n - 1)))
+        zs.append((u - n_r * n_f / 2.0) / np.sqrt(var) if var > 0 else 0.0)
+        values.append(u / (n_r * n_f))
+        sizes.append(n)
+    weights = fold_weights(sizes)
+    return float(np.dot(weights, values)), float(stats.norm.sf(np.dot(weights, zs)))
+
+
+@dataclass(frozen=True)
+class ModeTest:
+    """Held-out reals scored above the ``j``-th most real-looking held-out fake of their fold.
+
+    A generator that misses a kind of image leaves real images no fake resembles: the critic finds
+    them surely real, so more reals than chance allows outscore nearly every fake.
+    """
+
+    count: int
+    expected: float
+    p: float
+    quantile: float
+    n_real: int
+
+
+def mode_test(real_scores: Sequence[np.ndarray], fake_scores: Sequence[np.ndarray], quantile: float = 0.01) -> ModeTest:
+    """Count reals above each fold's top-``quantile`` fake score; each fold's exact tail p, Bonferroni.
+
+    With ``j = max(1, floor(quantile * n_fake))`` the threshold is the ``j``-th largest fake score; a
+    binomial with ``p = quantile`` would ignore that the threshold is itself estimated from the fakes
+    and understate the spread (about twofold at 200 fakes), the negative hypergeometric does not.
+    """
+    p_values, count, expected, n_real = [], 0, 0.0, 0
+    for real, fake in zip(real_scores, fake_scores):
+        j = max(1, int(np.floor(quantile * len(fake))))
+        threshold = np.sort(fake)[::-1][j - 1]
+        above = int((real > threshold).sum())
+        p_values.append(float(stats.nhypergeom.sf(above - 1, len(real) + len(fake), len(real), j)))
+        count += above
+        expected += j * len(real) / (len(fake) + 1)
+        n_real += len(real)
+    return ModeTest(count, expected, bonferroni(p_values), quantile, n_real)
+
+
+def standardised(scores: np.ndarray, pool: np.ndarray) -> np.ndarray:
+    """``scores`` in standard deviations of ``pool`` about its mean: one scale across folds' critics."""
+    spread = float(pool.std()) or 1.0
+    return (scores - float(pool.mean())) / spread
+
+
+def block_edges(size: int, grid: int) -> np.ndarray:
+    """``min(grid, size) + 1`` pixel edges splitting ``size`` pixels into nearly equal blocks."""
+    blocks = max(1, min(grid, size))
+    return np.round(np.linspace(0, size, blocks + 1)).astype(int)
+
+
+@dataclass(frozen=True)
+class Region:
+    """Connected blocks whose gap is significant: their bounding box in input pixels, the largest z."""
+
+    box: tuple[int, int, int, int]  # top, left, bottom, right (end-exclusive)
+    score: float
+    significant: bool
+    blocks: int
+
+
+def regions_of(block_z: np.ndarray, edges: tuple[np.ndarray, np.ndarray], threshold: float,
+               max_regions: int = 2) -> list[Region]:
+    """The (at most ``max_regions``) strongest connected groups of blocks above ``threshold``.
+
+    Blocks touching at a corner are one region. With none above the threshold, the single strongest
+    block is returned, not significant, so the report can say how close the map came.
+    """
+    rows, cols = edges
+    labels, count = ndimage.label(block_z > threshold, structure=np.ones((3, 3), dtype=int))
+    if count == 0:
+        r, c = np.unravel_index(int(np.argmax(block_z)), block_z.shape)
+        box = (int(rows[r]), int(cols[c]), int(rows[r + 1]), int(cols[c + 1]))
+        return [Region(box, float(block_z[r, c]), False, 1)]
+    found = []
+    for label in range(1, count + 1):
+        rs, cs = np.nonzero(labels == label)
+        box = (int(rows[rs.min()]), int(cols[cs.min()]), int(rows[rs.max() + 1]), int(cols[cs.max() + 1]))
+        found.append(Region(box, float(block_z[rs, cs].max()), True, len(rs)))
+    return sorted(found, key=lambda r: -r.score)[:max_regions]
