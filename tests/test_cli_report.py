@@ -64,7 +64,8 @@ def test_quick_demo_leaves_an_index_linking_every_report(runner, tmp_path):
     result = runner.invoke(app, ["demo", "--quick", "--n", "80", "--out", str(out)])
     assert result.exit_code == 0, result.output
     index = BeautifulSoup((out / "index.html").read_text(), "html.parser")
-    rows = index.select("table.index tbody tr")
+    world, photos = index.select("table.index")  # the world's generators, then the real photographs'
+    rows = world.select("tbody tr")
     names = [r.select_one("td strong").get_text() for r in rows]
     from genlens.demo.run import GENERATORS
 
@@ -108,6 +109,16 @@ def test_quick_demo_leaves_an_index_linking_every_report(runner, tmp_path):
     assert all(len(per["regions/cms"]) == 5 for per in tracking["series"].values())  # quick: epochs 0..4
     assert any(m.startswith("atlas/") for m in tracking["series"]["seed-0"])
     assert index.select_one('a[href="tracking/report.html"]') is not None
+    # the real photographs: every planted defect has a report, measured in a space learned from the real crops
+    from genlens.zoo.photos import PHOTO_GENERATORS
+
+    photo_rows = photos.select("tbody tr")
+    assert [r.select_one("td strong").get_text() for r in photo_rows] == [name for name, _ in PHOTO_GENERATORS]
+    for row in photo_rows:
+        sections = json.loads((out / row.select_one("a")["href"]).parent.joinpath("results.json").read_text())["sections"]
+        assert set(sections) == {"metrics", "regions", "critic"}
+        assert sections["metrics"]["data"]["extractor"]["feature_space"] == "learned"
+        assert sections["critic"]["status"] == "ok", sections["critic"]["reason"]
     assert not re_external(out / "index.html")
 
 

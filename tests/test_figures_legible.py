@@ -94,7 +94,7 @@ def test_a_report_and_the_index_render_in_chromium(tmp_path):
 
     _register_commands()
     out = tmp_path / "demo"
-    result = CliRunner().invoke(app, ["demo", "--quick", "--n", "60", "--no-track", "--out", str(out)])
+    result = CliRunner().invoke(app, ["demo", "--quick", "--n", "60", "--no-track", "--no-photos", "--out", str(out)])
     assert result.exit_code == 0, result.output
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[

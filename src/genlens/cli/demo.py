@@ -22,13 +22,17 @@ def demo_command(
     seed: int = typer.Option(0, "--seed", help=SEED_HELP),
     track: bool = typer.Option(True, "--track/--no-track", help="Also run the tracking experiment (DCGAN over epochs "
                                "and seeds) into DIR/tracking."),
+    photos: bool = typer.Option(True, "--photos/--no-photos", help="Also run the real-photograph part (crops of "
+                                "scikit-image's sample photos with planted defects) into DIR/photos."),
 ) -> None:
     """Run every view on generators with known, planted defects and compare what each view found.
 
     Builds the world, a real set, eight defective generators and the trained zoo DCGAN, writes one report
-    per generator and DIR/index.html. Example: genlens demo --out genlens-demo
+    per generator and DIR/index.html; then the same for crops of real photographs with planted defects.
+    Example: genlens demo --out genlens-demo
     """
     from genlens.demo.run import run_demo
 
-    index = run_demo(out, quick=quick, n=n, device=device, cache_dir=cache_dir, seed=seed, track=track)
+    index = run_demo(out, quick=quick, n=n, device=device, cache_dir=cache_dir, seed=seed, track=track,
+                     photos=photos)
     err_console.print(f"open {index}")

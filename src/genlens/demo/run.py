@@ -81,8 +81,10 @@ def run_demo(
     seed: int = 0,
     track: bool = True,
     track_seeds: int = 5,
+    photos: bool = True,
 ) -> Path:
-    """Write one report per generator, the tracking report and ``index.html`` under ``out``."""
+    """Write one report per generator (the world's, then the real photographs'), the tracking report and
+    ``index.html`` under ``out``."""
     start = _Timer()
     out = check_out_dir(out, ())
     out.mkdir(parents=True, exist_ok=True)
@@ -99,14 +101,15 @@ def run_demo(
     model_sections += _models(quick, cache, dev, ("vae", "manifold"))
     _say(f"    reference models: {start}")
     index = _reports_and_tracking(out, quick, n, dev, cache, seed, n_boot, model_sections, background,
-                                  track, track_seeds, start)
+                                  track, track_seeds, start, photos)
     _say(f"done in {start}")
     return index
 
 
 def _reports_and_tracking(out: Path, quick: bool, n: int, dev: str, cache: Path | None, seed: int, n_boot: int,
                           model_sections: list[Section], background: Any, track: bool, track_seeds: int,
-                          start: _Timer) -> Path:
+                          start: _Timer, with_photos: bool = True) -> Path:
+    from genlens.demo.photos import photo_rows
     from genlens.report.runner import Runner
     from genlens.views import RunContext
     from genlens.zoo import make_generator
@@ -125,6 +128,9 @@ def _reports_and_tracking(out: Path, quick: bool, n: int, dev: str, cache: Path 
         # two activation positions per image (not the atlas's default four): 4000 points per layer keep
         # the nine UMAP fits inside the demo's ten-minute budget on a 2-core CPU
         "atlas": {"quick": quick, "positions": 2},
+        # the world's defects are plain: a few epochs on 400 + 400 images find them (the photographs'
+        # subtle ones need the critic's full default training, in the photo part)
+        "critic": {"max_images": 400, "min_steps": 0, "crop": 0},
     }
     partition = _real_partition(real, out, dev)
     if partition is not None:
@@ -152,8 +158,9 @@ def _reports_and_tracking(out: Path, quick: bool, n: int, dev: str, cache: Path 
         _say(f"    {name}: {t0}")
 
     write_report(model_sections, out / "models", title="genlens demo: the zoo's reference models")
+    photos = photo_rows(out, n, quick, dev, cache, seed, _say) if with_photos else None
     tracking = _tracking(background, track_seeds, quick, real, out, cache, dev) if track else None
-    return _write_index(out, rows, model_sections, real_strip, n, quick, start.seconds, tracking)
+    return _write_index(out, rows, model_sections, real_strip, n, quick, start.seconds, tracking, photos)
 
 
 def _models(quick: bool, cache: Path | None, device: str, keys: tuple[str, ...]) -> list[Section]:
@@ -290,9 +297,24 @@ def _planted_text(planted: dict[str, Any]) -> str:
     return f"{kind} ({details})" if details else kind
 
 
+def _index_rows(rows: list[DemoRow]) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": r.name,
+            "planted": _planted_text(r.planted),
+            "link": r.link,
+            "thumbnails": r.thumbnails,
+            "metrics": [(label, r.metrics.get(key)) for key, label in HEADLINE],
+            "findings": r.findings,
+            "seconds": r.seconds,
+        }
+        for r in rows
+    ]
+
+
 def _write_index(
     out: Path, rows: list[DemoRow], model_sections: list[Section], real_strip: str, n: int, quick: bool, seconds: float,
-    tracking: dict[str, Any] | None = None,
+    tracking: dict[str, Any] | None = None, photos: tuple[list[DemoRow], str, int] | None = None,
 ) -> Path:
     import genlens
     from genlens._fs import atomic_write_text
@@ -300,19 +322,10 @@ def _write_index(
     html = template_env().get_template("index.html").render(
         title="genlens demo: planted defects and what each view finds",
         version=genlens.__version__,
-        rows=[
-            {
-                "name": r.name,
-                "planted": _planted_text(r.planted),
-                "link": r.link,
-                "thumbnails": r.thumbnails,
-                "metrics": [(label, r.metrics.get(key)) for key, label in HEADLINE],
-                "findings": r.findings,
-                "seconds": r.seconds,
-            }
-            for r in rows
-        ],
+        rows=_index_rows(rows),
         skipped=sorted({item for r in rows for item in r.skipped}),
+        photos=None if photos is None else {"rows": _index_rows(photos[0]), "real_strip": photos[1], "n": photos[2],
+                                            "skipped": sorted({item for r in photos[0] for item in r.skipped})},
         models=[{"title": s.title, "status": s.status, "summary": s.summary or s.reason} for s in model_sections],
         headline=[label for _, label in HEADLINE],
         real_strip=real_strip,
