@@ -57,12 +57,16 @@ def test_a_report_on_photo_folders_trains_nothing_of_the_zoo_and_names_each_view
     cache = tmp_path / "cache"
     proc = _genlens(["report", photos / "real32", photos / "fake32", "--out", tmp_path / "r",
                      "--set", "metrics.n_boot=10", "--set", "regions.n_boot=20", "--set", "atlas.input_size=64",
-                     "--set", "atlas.grids=8", "--set", "atlas.method=pca"], {"GENLENS_CACHE": str(cache)})
+                     "--set", "atlas.grids=8", "--set", "atlas.method=pca", "--set", "critic.min_steps=200"],
+                    {"GENLENS_CACHE": str(cache)})
     assert proc.returncode == 0, proc.stderr[-3000:]
     doc = json.loads((tmp_path / "r" / "results.json").read_text())
     sections = doc["sections"]
     assert not (cache / "zoo").exists()  # no zoo model was trained (or even looked up) for user images
-    assert sections["metrics"]["data"]["extractor"]["feature_space"] == "random-vgg16"
+    # comparing two sets of user images, the default feature space is trained on the real folder only
+    assert sections["metrics"]["data"]["extractor"]["feature_space"] == "learned"
+    assert sections["critic"]["status"] == "ok" and sections["regions"]["data"]["representation"].startswith(
+        "random-vgg16:")
     assert sections["atlas"]["status"] == "ok" and sections["atlas"]["data"]["model"]["name"] == "random-vgg16"
     assert sections["atlas"]["data"]["classes"] is None  # no world class names on photographs
     assert sections["semantics"]["status"] == "skipped" and "--segmenter" in sections["semantics"]["reason"]
