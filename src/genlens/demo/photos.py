@@ -41,7 +41,7 @@ def photo_rows(out: Path, n: int, quick: bool, device: str, cache: Path | None, 
     except GenlensError as err:
         say(f"real photographs: skipped ({err})")
         return None
-    say(f"real photographs: {n} crops of six public-domain photographs; views: {', '.join(PHOTO_VIEWS)}")
+    say(f"real photographs: {n} crops of six public-domain photographs")
     options: dict[str, dict[str, Any]] = {"metrics": {"features": "learned", "n_boot": 10 if quick else 20},
                                           "regions": {"n_boot": 20 if quick else 100}}
     if quick:
@@ -52,7 +52,7 @@ def photo_rows(out: Path, n: int, quick: bool, device: str, cache: Path | None, 
         t0 = _Timer()
         generator = make_photo_generator(name, seed=seed + 201 + i, **params)
         fake = generator.as_source(n)
-        say(f"[photos {i}/{len(PHOTO_GENERATORS)}] {name}")
+        say(f"photos {i}/{len(PHOTO_GENERATORS)}: {name}: running {', '.join(PHOTO_VIEWS)}")
         slug = f"photos/{name}"
         sections = runner.sections(fake, out / slug,
                                    on_done=lambda sec, sec_s: say(f"      {sec.key}: {sec.status} ({sec_s:.0f}s)"))
