@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 #: Images per set. The critic's cost hardly depends on it (a fixed number of training batches); its
-#: power on the subtlest defect does: the JPEG quadrant's strongest block reached z = 3.3-4.4 at 600
-#: (two of three runs past the threshold of 3.5) and 3.7-4.6 at 1000 (both runs past it).
+#: power on the subtlest defect does, and JPEG stays marginal: the quadrant's strongest block reached
+#: z = 3.3-4.4 at 600 and 2.5-4.6 at 1000 against a threshold of 3.5 (two runs of three past it at each).
 PHOTO_N = 1000
 #: The views of this part (see the module docstring).
 PHOTO_VIEWS = ("metrics", "regions", "critic")
