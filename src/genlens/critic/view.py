@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from genlens.critic.analysis import CriticPlan, compare_critic
 from genlens.critic.result import KEY, TITLE, CriticResult
 from genlens.io.base import ImageSource
-from genlens.views.base import RunContext, View
+from genlens.views.base import RunContext, View, size_mismatch
 from genlens.views.options import option
 
 #: Held-out images per set and fold below which the map's normal approximation is not trusted.
@@ -59,10 +59,8 @@ class CriticView(View):
 
     def applies(self, real: ImageSource, fake: ImageSource | None, options: CriticOptions) -> str | None:
         """One image size (the map is pixel by pixel) and enough images for every fold."""
-        if fake is not None and tuple(real.image_size) != tuple(fake.image_size):
-            return (f"real images are {real.image_size[0]}x{real.image_size[1]} and fake images "
-                    f"{fake.image_size[0]}x{fake.image_size[1]}; the critic compares them pixel by pixel, so resize "
-                    "one set to the other's size first")
+        if fake is not None and (mismatch := size_mismatch(real.image_size, fake.image_size, "the critic")):
+            return mismatch
         need = max(40, MIN_PER_FOLD * options.folds)
         available = min(len(real), len(fake) if fake is not None else need, options.max_images or need)
         if available < need:

@@ -18,9 +18,15 @@ from genlens.io.base import ImageSource
 from genlens.regions.bandwidth import gamma_from_median, median_sq_distance
 from genlens.regions.cka import Estimator, Kernel, pixel_cka
 from genlens.regions.cms import CmsPlan, cluster_cms
-from genlens.regions.partition import DEFAULT_K_MAX, Distance, PixelPartition, partition_pixels
+from genlens.regions.partition import (
+    DEFAULT_K_MAX,
+    Distance,
+    PixelPartition,
+    partition_pixels,
+)
 from genlens.regions.result import RegionsResult
 from genlens.regions.spatial import as_spatial, constant_sites, images_to_spatial
+from genlens.views.base import size_mismatch
 
 SpatialInput = ImageSource | torch.Tensor | np.ndarray
 
@@ -177,10 +183,7 @@ def _spatial_size(data: SpatialInput) -> tuple[int, int] | None:
 
 
 def _refuse_sizes(real: tuple[int, ...], fake: tuple[int, ...]) -> None:
-    raise InputError(
-        f"real images are {real[0]}x{real[1]} but fake images are {fake[0]}x{fake[1]}; "
-        "regions compares pixel by pixel, so resize one set to the other's size first"
-    )
+    raise InputError(size_mismatch(real, fake, "regions"))
 
 
 def _is_uint8(data: Any) -> bool:

@@ -69,7 +69,10 @@ def extractor_of(rep: Representation, device: str | None = None, seed: int = 0, 
     from the cache by that set's fingerprint; generated images never train it."""
     from genlens.features import get_extractor
     from genlens.features.space import TRAINED_ON_REAL, feature_extractor
-    from genlens.features.torchvision_models import ModuleExtractor, build_torchvision_model
+    from genlens.features.torchvision_models import (
+        ModuleExtractor,
+        build_torchvision_model,
+    )
 
     assert rep.extractor is not None and rep.layer is not None
     if rep.extractor in TRAINED_ON_REAL:

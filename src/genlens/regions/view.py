@@ -17,7 +17,12 @@ import torch
 
 from genlens._fs import atomic_path, atomic_write_text
 from genlens.io.base import ImageSource
-from genlens.regions.analysis import RealRegions, build_partition, compare_regions, fit_regions
+from genlens.regions.analysis import (
+    RealRegions,
+    build_partition,
+    compare_regions,
+    fit_regions,
+)
 from genlens.regions.cms import CmsPlan, cluster_cms
 from genlens.regions.figures import KEY, TITLE
 from genlens.regions.partition import PixelPartition
@@ -31,7 +36,14 @@ from genlens.regions.representation import (
 )
 from genlens.regions.result import RegionsResult
 from genlens.regions.spatial import images_to_spatial
-from genlens.views.base import Measurement, Measurements, RunContext, StepEvidence, View
+from genlens.views.base import (
+    Measurement,
+    Measurements,
+    RunContext,
+    StepEvidence,
+    View,
+    size_mismatch,
+)
 from genlens.views.options import option
 
 #: At least this many images per set: the noise floor splits the real set in halves.
@@ -81,12 +93,8 @@ class RegionsView(View):
 
     def applies(self, real: ImageSource, fake: ImageSource | None, options: RegionsOptions) -> str | None:
         """Pixel-by-pixel comparison needs real and fake images of one size."""
-        if fake is not None and tuple(real.image_size) != tuple(fake.image_size):
-            return (
-                f"real images are {real.image_size[0]}x{real.image_size[1]} and fake images "
-                f"{fake.image_size[0]}x{fake.image_size[1]}; regions compares them pixel by pixel, so resize one "
-                "set to the other's size first"
-            )
+        if fake is not None and (mismatch := size_mismatch(real.image_size, fake.image_size, "regions")):
+            return mismatch
         if min(len(real), len(fake) if fake is not None else MIN_IMAGES) < MIN_IMAGES:
             return f"regions needs at least {MIN_IMAGES} real and {MIN_IMAGES} fake images"
         return None

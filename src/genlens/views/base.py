@@ -174,6 +174,14 @@ class StepEvidence:
         return dict(self.series.get(metric, [])).get(step)
 
 
+def size_mismatch(real: tuple[int, ...], fake: tuple[int, ...], view: str) -> str | None:
+    """Why a view that compares images pixel by pixel cannot compare these sizes (``None``: same size)."""
+    if tuple(real) == tuple(fake):
+        return None
+    return (f"real images are {real[0]}x{real[1]} and fake images {fake[0]}x{fake[1]}; {view} compares them "
+            "pixel by pixel, so resize one set to the other's size first")
+
+
 def shares(worsening: Mapping[str, float], kind: str, ident: Any, max_causes: int = 3,
            min_share: float = 0.1) -> list[dict[str, Any]]:
     """Positive parts of a worsening as shares of their sum, largest first: the causes of an event.
