@@ -37,7 +37,7 @@ from genlens._fs import atomic_path, default_cache_dir, exclusive_lock
 from genlens._hashing import hash_json
 from genlens._json import write_json
 from genlens._progress import track
-from genlens._seeding import seeded
+from genlens._seeding import preserved_rng, seeded
 from genlens.errors import ConfigError, InputError
 from genlens.features.augment import Augment
 from genlens.features.torchvision_models import ModuleExtractor
@@ -141,7 +141,7 @@ class LearnedEncoder(nn.Module):
         """The encoder a state dict was saved from (its widths are read from the weights' shapes)."""
         try:
             width, dim = int(state["block1.0.weight"].shape[0]), int(state["block4.0.weight"].shape[0])
-            with torch.random.fork_rng(devices=[]):  # the throw-away initialisation must not move the caller's RNG
+            with preserved_rng():  # the throw-away initialisation must not move the caller's RNG
                 model = cls(width, dim)
             model.load_state_dict(state)
         except (KeyError, RuntimeError) as err:
