@@ -17,7 +17,14 @@ import torch
 
 from genlens._progress import track
 from genlens.metrics._result import MetricResult
-from genlens.metrics._validate import ArrayLike, as_features, check_positive_int, check_same_dim, pick_device
+from genlens.metrics._validate import (
+    ArrayLike,
+    as_features,
+    check_positive_int,
+    check_same_dim,
+    pick_device,
+    working_dtype,
+)
 from genlens.metrics.kernels import Kernel, PolynomialKernel
 from genlens.metrics.mean_embeddings import mean_embedding_products
 
@@ -55,13 +62,16 @@ def kid(
     ``subset_size`` larger than the smaller set is clipped to its size with a
     :class:`SubsetSizeClippedWarning` (then every subset holds the whole smaller set and the ``std``
     reflects only the other set's resampling). Each set needs at least 2 samples.
-    ``kernel`` defaults to ``(x·y/d + 1)³``.
+    ``kernel`` defaults to ``(x·y/d + 1)³``. Float32 features (what extractors give) are multiplied in
+    float32, as torch-fidelity does, and every kernel sum is accumulated in float64; float64 features
+    stay float64 throughout.
     """
     subsets = check_positive_int(subsets, "subsets")
     subset_size = check_positive_int(subset_size, "subset_size", minimum=2)
     dev = pick_device(a, b, device=device)
-    x = as_features(a, "a", device=dev, min_samples=2, what="KID")
-    y = as_features(b, "b", device=dev, min_samples=2, what="KID")
+    dtype = working_dtype(a, b)
+    x = as_features(a, "a", device=dev, dtype=dtype, min_samples=2, what="KID")
+    y = as_features(b, "b", device=dev, dtype=dtype, min_samples=2, what="KID")
     check_same_dim(x, y, ("a", "b"))
     n_a, n_b = int(x.shape[0]), int(y.shape[0])
     size = min(subset_size, n_a, n_b)
