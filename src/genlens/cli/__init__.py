@@ -51,7 +51,16 @@ def _register_view_commands() -> None:
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point (under ``torchrun``, one rank of the job: see :mod:`genlens.distributed`)."""
+    from genlens import distributed
+
+    if distributed.launched():
+        distributed.run_command(_main)
+    else:
+        _main()
+
+
+def _main() -> None:
     _register_commands()
     try:
         app()

@@ -10,6 +10,8 @@ yields the same features as an uninterrupted run. A second run reads every chunk
 Sharding: with ``shard=(rank, world_size)`` (or ``"auto"`` under an initialised ``torch.distributed``)
 a process computes only chunks ``rank, rank + world_size, ...`` and returns those rows; the returned
 ``indices`` say which images they are. On a shared cache directory any process can later read all chunks.
+With the default ``shard=None`` under an initialised process group (``torchrun``), each rank computes
+its share and every rank gets all rows, in image order (:mod:`genlens.distributed`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import numpy as np
 from genlens._fs import atomic_path, default_cache_dir
 from genlens._hashing import hash_json
 from genlens._json import write_json
+from genlens.distributed import gather_rows, rank_and_world
 from genlens._progress import progress
 from genlens.errors import ConfigError, InputError
 from genlens.features.base import FeatureExtractor
@@ -64,6 +67,14 @@ def _resolve_shard(shard: Shard) -> tuple[int, int]:
     if world < 1 or not 0 <= rank < world:
         raise ConfigError(f"shard must be (rank, world_size) with 0 <= rank < world_size, got {shard}")
     return rank, world
+
+
+def distributed_chunk_size(n: int, chunk_size: int, batch_size: int, world: int) -> int:
+    """Chunks small enough that every rank gets a share, and a multiple of ``batch_size``: chunk starts
+    then fall on batch starts, so every image is in the same batch as in one process (same numbers)."""
+    per_rank = -(-n // world)
+    share = batch_size * max(1, -(-per_rank // batch_size))
+    return share if share < chunk_size else chunk_size
 
 
 def _chunks(n: int, chunk_size: int, rank: int, world: int) -> list[tuple[int, int]]:
@@ -132,8 +143,13 @@ def extract_features(
     unknown = [name for name in names if name not in extractor.outputs]
     if unknown:
         raise ConfigError(f"{extractor.name} has no output(s) {unknown}; it has {list(extractor.outputs)}")
-    rank, world = _resolve_shard(shard)
     n = len(source)
+    gather = shard is None and rank_and_world()[1] > 1  # under torchrun: share the work, return every row
+    if gather:
+        rank, world = rank_and_world()
+        chunk_size = distributed_chunk_size(n, chunk_size, batch_size, world)
+    else:
+        rank, world = _resolve_shard(shard)
     chunks = _chunks(n, chunk_size, rank, world)
 
     folder: Path | None = None
@@ -162,6 +178,10 @@ def extract_features(
 
     empty = {key: np.zeros((0,), dtype=np.float32) for key in names}
     merged = {key: np.concatenate([r[key] for r in results]) if results else empty[key] for key in names}
+    if gather:
+        local = np.concatenate([np.arange(lo, hi) for lo, hi in chunks]) if chunks else np.zeros(0, dtype=np.int64)
+        merged = gather_rows(merged, local, n)
+        chunks = _chunks(n, chunk_size, 0, 1)
     features: Any = merged[names[0]] if isinstance(outputs, str) or outputs is None else merged
     if return_indices:
         indices = np.concatenate([np.arange(lo, hi) for lo, hi in chunks]) if chunks else np.zeros(0, dtype=np.int64)
