@@ -30,3 +30,7 @@ class WeightsError(GenlensError):
 
 class ConfigError(GenlensError, ValueError):
     """An option or name is unknown or inconsistent."""
+
+
+class MemoryNeedError(GenlensError, MemoryError):
+    """A step would need more memory than the machine (or GPU) has free: said before it is asked for."""

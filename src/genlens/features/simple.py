@@ -39,6 +39,35 @@ class PixelExtractor(FeatureExtractor):
         return {"weights": "none"}
 
 
+class PixelBlocks(FeatureExtractor):
+    """Each ``block x block`` square of pixels as one site: a ``(3 * block², H / block, W / block)`` map.
+
+    Space-to-depth, not pooling: every pixel value is kept (in ``[-1, 1]``, as regions scales pixels),
+    only grouped, so a site still sees blur or noise inside its square. What lets the regions view
+    cluster large images on a bounded grid of sites without a network.
+    """
+
+    name = "pixel-blocks"
+    outputs = ("blocks",)
+
+    def __init__(self, block: int, device: Any = None, dtype: Any = "float32"):
+        if isinstance(block, bool) or not isinstance(block, int) or block < 1:
+            raise InputError(f"pixel blocks need a side of at least 1 pixel, got {block!r}")
+        super().__init__(Preprocess(size=None), device=device, dtype=dtype)
+        self.block = block
+
+    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        h, w = images.shape[-2:]
+        if h % self.block or w % self.block:
+            raise InputError(f"{h}x{w} images do not split into {self.block}x{self.block} pixel blocks; choose a "
+                             "block side that divides both")
+        scaled = images.to(self.dtype) / 127.5 - 1.0
+        return {"blocks": torch.nn.functional.pixel_unshuffle(scaled, self.block)}
+
+    def weights_id(self) -> dict[str, Any]:
+        return {"weights": "none", "block": self.block}
+
+
 class TorchScriptExtractor(FeatureExtractor):
     """``torchscript:<path>``: a TorchScript module fed float images in ``value_range`` (default [0, 1]).
 

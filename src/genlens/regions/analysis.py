@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from genlens._memory import require
 from genlens.errors import InputError
 from genlens.io.base import ImageSource
 from genlens.regions.bandwidth import gamma_from_median, median_sq_distance
@@ -38,6 +39,9 @@ def load_spatial(data: SpatialInput, name: str, max_images: int | None = None) -
         if n == 0:
             raise InputError(f"{name} source is empty")
         info = {**data.describe(), "n_used": n}
+        h, w = data.image_size
+        require(n * h * w * 3 * (1 + 8), f"{n} {h}x{w} images as a float64 regions representation",
+                "use fewer images (--n) or a representation with fewer sites (--representation pixels:8)")
         return images_to_spatial(data.read(0, n)), info
     t = torch.as_tensor(np.asarray(data) if not isinstance(data, torch.Tensor) else data)
     if max_images is not None:

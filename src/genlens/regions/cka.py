@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from genlens._device import resolve_device
+from genlens._memory import require
 from genlens._progress import track
 from genlens.errors import ConfigError, TooFewSamplesError
 from genlens.regions.spatial import as_spatial, flat_sites
@@ -60,6 +61,10 @@ def pixel_cka(
     if n < MIN_BATCH:
         raise TooFewSamplesError("pixel-wise CKA", n, MIN_BATCH)
     dev = resolve_device(device)
+    d = t.shape[1] * t.shape[2]
+    require(8.0 * (3 * d * d + t.numel()), f"pixel-wise CKA of {d} sites ({t.shape[1]}x{t.shape[2]}, "
+            f"{t.shape[3]} values each)", "choose a representation with fewer sites, e.g. --representation "
+            "pixels:8 (8x8 pixel blocks), or use fewer images (--n)", device=dev)
     sites = flat_sites(t).to(dev).transpose(0, 1).contiguous()  # (d, n, C)
     n_groups = 1 if batch_size is None else max(1, n // batch_size)
     groups = np.array_split(np.arange(n), n_groups)

@@ -9,7 +9,15 @@ defects. A representation is named like a feature space with a layer:
 * ``random-vgg16:<layer>`` -- a seeded random VGG-16, e.g. ``random-vgg16:features.8`` (relu2_2);
 * ``torchvision:<arch>:<layer>`` -- any torchvision model's named module (its weights as for the
   feature spaces: present locally or downloadable);
+* ``pixels:<s>`` -- the pixels in ``s x s`` blocks, each block one site of ``3 s²`` values (no network,
+  nothing averaged away: see :class:`~genlens.features.simple.PixelBlocks`);
 * any other registered extractor, ``<name>:<layer>``.
+
+**Bounded at any size.** Pairwise CKA costs memory in the square of the number of sites, so a
+representation is kept to at most :data:`MAX_SITES` sites (64 x 64). Without a representation named,
+images get :func:`default_for` their size: relu2_2 of a random VGG-16 up to 128 px, relu3_3 (a quarter
+of the side) up to 256 px, and beyond that pixel blocks (a VGG-16 pass on 512- to 1024-px images costs
+minutes per hundred images on a CPU).
 
 Networks run at the images' own resolution (no resize to 224): a 32-px image gives a 16x16 map at
 relu2_2. Each site of the map covers ``H / h`` input pixels, which is how clusters on the map are
@@ -24,6 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from genlens._memory import require
 from genlens.errors import ConfigError
 from genlens.io.base import ImageSource
 
@@ -31,6 +40,10 @@ PIXELS = "pixels"
 #: The feature map regions uses for images that name none of their own: relu2_2 of a random VGG-16,
 #: which sees blur and texture that pixels do not (measured on photo crops; see docs/regions.md).
 GENERIC = "random-vgg16:features.8"
+#: The most sites (map positions) a default representation has: pairwise CKA holds sites² numbers.
+MAX_SITES = 64 * 64
+#: Random VGG-16 layers by how much they shrink the side, for images too large for relu2_2.
+_VGG_BY_STRIDE = {2: "random-vgg16:features.8", 4: "random-vgg16:features.15"}
 
 
 @dataclass(frozen=True)
@@ -57,8 +70,22 @@ class Representation:
 
 
 def representation_for(source: ImageSource, given: str | None) -> Representation:
-    """The representation named in the options, else the images' own (world scenes: pixels), else :data:`GENERIC`."""
-    return Representation.parse(given or source.defaults().get("regions_representation") or GENERIC)
+    """The representation named in the options, else the images' own (world scenes: pixels), else
+    :func:`default_for` their size."""
+    return Representation.parse(given or source.defaults().get("regions_representation")
+                                or default_for(source.image_size))
+
+
+def default_for(image_size: tuple[int, int]) -> str:
+    """:data:`GENERIC` when its map has at most :data:`MAX_SITES` sites, else a deeper VGG-16 layer that
+    does, else pixel blocks of the smallest side (dividing the image) that does."""
+    h, w = image_size
+    for stride, rep in _VGG_BY_STRIDE.items():
+        if (h // stride) * (w // stride) <= MAX_SITES:
+            return rep
+    blocks = [b for b in range(2, max(h, w) + 1) if h % b == 0 and w % b == 0 and (h // b) * (w // b) <= MAX_SITES]
+    # no common divisor (e.g. 257 x 257): the deepest VGG layer, and the memory check will say if it fits
+    return f"{PIXELS}:{blocks[0]}" if blocks else _VGG_BY_STRIDE[4]
 
 
 def extractor_of(rep: Representation, device: str | None = None, seed: int = 0, train_on: ImageSource | None = None,
@@ -75,6 +102,13 @@ def extractor_of(rep: Representation, device: str | None = None, seed: int = 0, 
     )
 
     assert rep.extractor is not None and rep.layer is not None
+    if rep.extractor == PIXELS:
+        from genlens.features.simple import PixelBlocks
+
+        if not rep.layer.isdigit() or int(rep.layer) < 1:
+            raise ConfigError(f"regions representation {rep.name!r}: pixel blocks are named pixels:<side>, "
+                              "e.g. pixels:8")
+        return PixelBlocks(int(rep.layer), device=device)
     if rep.extractor in TRAINED_ON_REAL:
         if train_on is None:
             raise ConfigError(f"regions representation {rep.name!r} is trained on the real images; fit the "
@@ -100,6 +134,9 @@ def feature_maps(source: ImageSource, rep: Representation, max_images: int | Non
 
     extractor = extractor if extractor is not None else extractor_of(rep, device, seed, source, cache_dir)
     n = len(source) if max_images is None else min(len(source), max_images)
+    per_image = int(extractor(source.read(0, 1))[extractor.outputs[0]].numel())  # one probe image
+    require(n * per_image * (4 + 8), f"{rep.name} maps of {n} images ({per_image} values each)",
+            "use fewer images (--n) or a representation with fewer sites or channels")
     head = source if n >= len(source) else PrefixSource(source, n)
     maps = extract_features(head, extractor, cache_dir=False, outputs=extractor.outputs[0])
     maps = np.asarray(maps)
@@ -107,7 +144,10 @@ def feature_maps(source: ImageSource, rep: Representation, max_images: int | Non
         raise ConfigError(f"layer {rep.layer!r} of {rep.extractor} gives {maps.ndim - 1}-d outputs per image, not a "
                           "(C, h, w) feature map; choose a convolutional layer")
     info = {**source.describe(), "n_used": n, "representation": rep.name, "map": list(maps.shape[1:])}
-    return torch.from_numpy(maps).permute(0, 2, 3, 1).to(torch.float64).contiguous(), info, extractor
+    b, c, h, w = maps.shape
+    spatial = torch.empty((b, h, w, c), dtype=torch.float64)  # one float64 copy, channels last
+    spatial.copy_(torch.from_numpy(maps).permute(0, 2, 3, 1))
+    return spatial, info, extractor
 
 
 def mean_image(source: ImageSource, max_images: int | None) -> np.ndarray:
