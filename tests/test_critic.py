@@ -82,6 +82,26 @@ def test_regions_are_bounding_boxes_of_connected_significant_blocks():
     assert len(quiet) == 1 and not quiet[0].significant
 
 
+def test_coarser_grids_find_a_thin_spread_defect_once():
+    """A gap spread thinly over a quadrant: no small block passes, the quadrant's block on the 2x2 grid
+    does and is the region; where a fine region exists, the coarse blocks over it add nothing."""
+    from genlens.critic.stats import BlockLevel, scan_grids, scan_regions
+
+    assert scan_grids(8) == (8, 4, 2) and scan_grids(5) == (5, 2) and scan_grids(1) == (1,)
+    levels = [BlockLevel(g, np.zeros((g, g)), (block_edges(32, g), block_edges(32, g))) for g in (8, 4, 2)]
+    levels[0].z[0:4, 4:8] = 2.5  # top-right quadrant, below the threshold in every small block
+    levels[1].z[0:2, 2:4] = 3.0
+    levels[2].z[0, 1] = 8.0
+    found = scan_regions(levels, threshold=3.54)
+    assert [(r.box, r.grid, r.significant) for r in found] == [((0, 16, 16, 32), 2, True)]
+    levels[0].z[1, 6] = 5.0  # now one small block passes: it is the finding, the quadrant is not repeated
+    found = scan_regions(levels, threshold=3.54)
+    assert [(r.box, r.grid) for r in found] == [((4, 24, 8, 28), 8)]
+    quiet = [BlockLevel(g, np.full((g, g), 0.5 * g), (block_edges(32, g), block_edges(32, g))) for g in (8, 2)]
+    weakest = scan_regions(quiet, threshold=5.0)  # nothing passes: the strongest block of any grid, not significant
+    assert [(r.grid, r.significant, r.score) for r in weakest] == [(8, False, 4.0)]
+
+
 def test_a_significant_region_over_most_of_the_image_is_a_global_finding():
     """A dropped mode lowers the critic's logits everywhere: a box over the whole image is no place."""
     from types import SimpleNamespace

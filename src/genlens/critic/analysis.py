@@ -31,7 +31,9 @@ from genlens.critic.stats import (
     block_edges,
     mode_test,
     pooled_gap,
-    regions_of,
+    BlockLevel,
+    scan_grids,
+    scan_regions,
     standardised,
 )
 from genlens.io.base import ImageSource
@@ -41,6 +43,8 @@ from genlens.statistics import familywise_z, permutation
 #: ``ALPHA / FAMILIES`` so the chance of any false finding for a generator as good as the data is <= ALPHA.
 ALPHA = 0.05
 FAMILIES = 3
+#: A grid's pixel edges: (rows, cols).
+Edges = tuple[np.ndarray, np.ndarray]
 #: Examples of each kind shown in the grids and named in the mode finding.
 EXAMPLES = 8
 #: Standard deviation (px) of the light Gaussian smoothing of the displayed per-pixel map.
@@ -53,12 +57,12 @@ class CriticPlan:
 
     folds: int = 2
     epochs: int = 8
-    min_steps: int = 3200
+    min_steps: int = 6400
     width: int = 32
     depth: int = 3
     batch_size: int = 64
     lr: float = 2e-3
-    crop: int = 16
+    crop: int = 12
     grid: int = 8
     quantile: float = 0.01
     seed: int = 0
@@ -73,7 +77,7 @@ class _Fold:
     real_scores: np.ndarray = field(default_factory=lambda: np.empty(0))
     fake_scores: np.ndarray = field(default_factory=lambda: np.empty(0))
     pixels: dict[str, FoldMoments] = field(default_factory=dict)
-    blocks: dict[str, FoldMoments] = field(default_factory=dict)
+    blocks: dict[int, dict[str, FoldMoments]] = field(default_factory=dict)  # grid -> class -> moments
 
 
 def fold_indices(n: int, folds: int, seed: int) -> list[np.ndarray]:
@@ -88,7 +92,8 @@ def compare_critic(real: ImageSource, fake: ImageSource, plan: CriticPlan, max_i
     n = min(len(real), len(fake), max_images or max(len(real), len(fake)))
     real_images, fake_images = real.read(0, n), fake.read(0, n)
     dev = resolve_device(device)
-    edges = block_edges(real_images.shape[-2], plan.grid), block_edges(real_images.shape[-1], plan.grid)
+    grids = {g: (block_edges(real_images.shape[-2], g), block_edges(real_images.shape[-1], g))
+             for g in scan_grids(plan.grid)}
     kernel = gaussian_kernel(SMOOTH_SIGMA)
     real_parts = fold_indices(n, plan.folds, plan.seed)
     fake_parts = fold_indices(n, plan.folds, plan.seed + 1)
@@ -100,29 +105,30 @@ def compare_critic(real: ImageSource, fake: ImageSource, plan: CriticPlan, max_i
         model = train_critic(real_images[train_real], fake_images[train_fake], width=plan.width, depth=plan.depth,
                              epochs=plan.epochs, batch_size=plan.batch_size, lr=plan.lr, crop=plan.crop,
                              seed=plan.seed * 1000 + k, device=dev, min_steps=plan.min_steps)
-        fold.real_scores, fold.pixels["real"], fold.blocks["real"] = judge(model, real_images[fold.real_idx], edges,
-                                                                          kernel, dev)
-        fold.fake_scores, fold.pixels["fake"], fold.blocks["fake"] = judge(model, fake_images[fold.fake_idx], edges,
-                                                                          kernel, dev)
+        fold.real_scores, fold.pixels["real"], real_blocks = judge(model, real_images[fold.real_idx], grids, kernel, dev)
+        fold.fake_scores, fold.pixels["fake"], fake_blocks = judge(model, fake_images[fold.fake_idx], grids, kernel, dev)
+        fold.blocks = {g: {"real": real_blocks[g], "fake": fake_blocks[g]} for g in grids}
         folds.append(fold)
-    return summarise(folds, real, fake, real_images, fake_images, plan, edges, model.receptive_field)
+    return summarise(folds, real, fake, real_images, fake_images, plan, grids, model.receptive_field)
 
 
-def judge(model: Critic, images: torch.Tensor, edges: tuple[np.ndarray, np.ndarray], kernel: torch.Tensor,
-          device: torch.device) -> tuple[np.ndarray, FoldMoments, FoldMoments]:
-    """Held-out images' logits (mean of each map) and the moments of their smoothed maps and block means."""
+def judge(model: Critic, images: torch.Tensor, grids: dict[int, Edges], kernel: torch.Tensor,
+          device: torch.device) -> tuple[np.ndarray, FoldMoments, dict[int, FoldMoments]]:
+    """Held-out images' logits (mean of each map), the moments of their smoothed maps, and of their
+    block means on each grid."""
     scores = []
     pixels = FoldMoments.empty(tuple(images.shape[-2:]))
-    blocks = FoldMoments.empty((len(edges[0]) - 1, len(edges[1]) - 1))
+    blocks = {g: FoldMoments.empty((len(e[0]) - 1, len(e[1]) - 1)) for g, e in grids.items()}
     for maps in logit_maps(model, images, device):
         scores.append(maps.mean(dim=(1, 2)).double().numpy())
         pixels.add(smooth(maps, kernel))
-        blocks.add(block_means(maps, edges))
+        for g, edges in grids.items():
+            blocks[g].add(block_means(maps, edges))
     return np.concatenate(scores), pixels, blocks
 
 
 def summarise(folds: list[_Fold], real: ImageSource, fake: ImageSource, real_images: torch.Tensor,
-              fake_images: torch.Tensor, plan: CriticPlan, edges: tuple[np.ndarray, np.ndarray],
+              fake_images: torch.Tensor, plan: CriticPlan, grids: dict[int, Edges],
               receptive_field: int) -> CriticResult:
     """The held-out evidence of every fold turned into tests, maps and examples."""
     alpha = ALPHA / FAMILIES
@@ -131,10 +137,15 @@ def summarise(folds: list[_Fold], real: ImageSource, fake: ImageSource, real_ima
     accuracy, p_accuracy = accuracy_test(real_scores, fake_scores)
     auc, p = auc_test(real_scores, fake_scores)
     gap, gap_se = pooled_gap([f.pixels for f in folds])
-    block_gap, block_se = pooled_gap([f.blocks for f in folds])
-    block_z = np.divide(block_gap, block_se, out=np.zeros_like(block_gap), where=block_se > 0)
-    threshold = familywise_z(block_z.size, 2 * alpha)  # one-sided: only a positive gap gives the fakes away
-    regions = regions_of(block_z, edges, threshold)
+    levels, block_gaps = [], {}
+    for g, edges in grids.items():
+        block_gaps[g], block_se = pooled_gap([f.blocks[g] for f in folds])
+        block_z = np.divide(block_gaps[g], block_se, out=np.zeros_like(block_gaps[g]), where=block_se > 0)
+        levels.append(BlockLevel(g, block_z, edges))
+    # One-sided (only a positive gap gives the fakes away), Bonferroni over every block of every grid.
+    threshold = familywise_z(sum(level.z.size for level in levels), 2 * alpha)
+    regions = scan_regions(levels, threshold)
+    finest = levels[0]
     mode = mode_test(real_scores, fake_scores, plan.quantile)
     real_order = np.concatenate([f.real_idx for f in folds])
     fake_order = np.concatenate([f.fake_idx for f in folds])
@@ -156,9 +167,10 @@ def summarise(folds: list[_Fold], real: ImageSource, fake: ImageSource, real_ima
         fold_sizes=tuple(len(f.real_idx) for f in folds),
         gap=gap,
         gap_se=gap_se,
-        block_gap=block_gap,
-        block_z=block_z,
-        block_edges=edges,
+        block_gap=block_gaps[finest.grid],
+        block_z=finest.z,
+        block_edges=finest.edges,
+        levels=tuple(levels),
         threshold_z=threshold,
         regions=tuple(regions),
         mode=mode,

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from genlens._json import json_safe
-from genlens.critic.stats import ModeTest, Region
+from genlens.critic.stats import BlockLevel, ModeTest, Region
 from genlens.statistics import z_of_p
 from genlens.views.section import Finding
 
@@ -38,10 +38,10 @@ class CriticResult:
     fold_sizes: tuple[int, ...]  # held-out images per set in each fold
     gap: np.ndarray  # (H, W), lightly smoothed
     gap_se: np.ndarray  # (H, W)
-    block_gap: np.ndarray  # (rows, cols)
-    block_z: np.ndarray  # (rows, cols)
+    block_gap: np.ndarray  # (rows, cols) of the finest grid
+    block_z: np.ndarray  # (rows, cols) of the finest grid
     block_edges: tuple[np.ndarray, np.ndarray]
-    threshold_z: float  # a block is significant above this (one-sided Bonferroni over the blocks)
+    threshold_z: float  # a block is significant above this (one-sided Bonferroni over the blocks of all grids)
     regions: tuple[Region, ...]
     mode: ModeTest
     alpha: float  # each family's share of the view's 5% false alarm rate
@@ -54,6 +54,7 @@ class CriticResult:
     mean_real: np.ndarray  # (H, W, 3) in [0, 1]
     image_size: tuple[int, int]
     inputs: dict[str, Any] = field(default_factory=dict)
+    levels: tuple[BlockLevel, ...] = ()  # the z-scores on every grid tested, finest first
 
     @property
     def z(self) -> float:
@@ -96,6 +97,8 @@ class CriticResult:
     def _region_sentence(self, r: Region) -> str:
         top, left, bottom, right = r.box
         where = f"rows {top}-{bottom - 1}, cols {left}-{right - 1}"
+        if r.grid and r.grid != self.block_z.shape[0]:
+            where += f", on the {r.grid}x{r.grid} grid"
         if r.significant and self.covers_most(r.box):
             return (f"generated images give themselves away all over the image ({where}), not in one place: logit "
                     f"gap up to {self.box_gap(r.box):+.2f}, z = {r.score:.1f} (threshold {self.threshold_z:.1f})")
@@ -165,9 +168,10 @@ class CriticResult:
                 "block_edges": {"rows": self.block_edges[0], "cols": self.block_edges[1]},
                 "threshold_z": self.threshold_z,
                 "max_gap": float(self.gap.max()),
+                "grids": {str(lv.grid): {"z": np.round(lv.z, 3), "max_z": float(lv.z.max())} for lv in self.levels},
             },
-            "regions": [{"box": list(r.box), "z": r.score, "significant": r.significant, "blocks": r.blocks}
-                        for r in self.regions],
+            "regions": [{"box": list(r.box), "z": r.score, "significant": r.significant, "blocks": r.blocks,
+                         "grid": r.grid} for r in self.regions],
             "modes": {
                 "count": self.mode.count,
                 "expected": self.mode.expected,

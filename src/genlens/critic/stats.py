@@ -171,14 +171,40 @@ def block_edges(size: int, grid: int) -> np.ndarray:
     return np.round(np.linspace(0, size, blocks + 1)).astype(int)
 
 
+def scan_grids(grid: int) -> tuple[int, ...]:
+    """The grids the map is tested on: ``grid`` blocks per side, then halved down to 2 (8 -> 8, 4, 2).
+
+    A defect spread thinly over a large area may lift each of its small blocks too little while one
+    large block, averaging them, stands clear of the noise -- the scan statistic's reason for several
+    window sizes. Testing every scale costs little: 84 blocks instead of 64 raise the Bonferroni
+    threshold from 3.47 to 3.54. (On the photo world's quadrant defects the 8x8 grid already resolves
+    every one, and no verdict changed; a critic that has not learned a defect is not rescued by it.)"""
+    grids = []
+    while grid >= 2 and grid not in grids:
+        grids.append(grid)
+        grid //= 2
+    return tuple(grids) or (1,)
+
+
 @dataclass(frozen=True)
 class Region:
-    """Connected blocks whose gap is significant: their bounding box in input pixels, the largest z."""
+    """Connected blocks of one grid whose gap is significant: their bounding box in input pixels, the
+    largest z, and the grid (blocks per side) they were found on."""
 
     box: tuple[int, int, int, int]  # top, left, bottom, right (end-exclusive)
     score: float
     significant: bool
     blocks: int
+    grid: int = 0
+
+
+@dataclass(frozen=True)
+class BlockLevel:
+    """The gap map tested on one grid: each block's z-score and the grid's pixel edges (rows, cols)."""
+
+    grid: int
+    z: np.ndarray
+    edges: tuple[np.ndarray, np.ndarray]
 
 
 def regions_of(block_z: np.ndarray, edges: tuple[np.ndarray, np.ndarray], threshold: float,
@@ -188,15 +214,42 @@ def regions_of(block_z: np.ndarray, edges: tuple[np.ndarray, np.ndarray], thresh
     Blocks touching at a corner are one region. With none above the threshold, the single strongest
     block is returned, not significant, so the report can say how close the map came.
     """
-    rows, cols = edges
-    labels, count = ndimage.label(block_z > threshold, structure=np.ones((3, 3), dtype=int))
-    if count == 0:
-        r, c = np.unravel_index(int(np.argmax(block_z)), block_z.shape)
-        box = (int(rows[r]), int(cols[c]), int(rows[r + 1]), int(cols[c + 1]))
-        return [Region(box, float(block_z[r, c]), False, 1)]
-    found = []
+    return scan_regions([BlockLevel(len(edges[0]) - 1, block_z, edges)], threshold, max_regions)
+
+
+def scan_regions(levels: Sequence[BlockLevel], threshold: float, max_regions: int = 2) -> list[Region]:
+    """Regions over several grids, finest first: a coarser grid's region counts only where no finer
+    region already lies, so one defect is reported once, on the finest grid that resolves it.
+
+    With nothing above ``threshold`` on any grid, the single strongest block of all is returned, not
+    significant (the threshold is shared, so the z-scores of different grids compare directly).
+    """
+    found: list[Region] = []
+    for level in sorted(levels, key=lambda lv: -lv.grid):
+        for region in _components(level, threshold):
+            if not any(_overlap(region.box, f.box) for f in found):
+                found.append(region)
+    if found:
+        return sorted(found, key=lambda r: -r.score)[:max_regions]
+    best = max(levels, key=lambda lv: float(lv.z.max()))
+    r, c = np.unravel_index(int(np.argmax(best.z)), best.z.shape)
+    rows, cols = best.edges
+    box = (int(rows[r]), int(cols[c]), int(rows[r + 1]), int(cols[c + 1]))
+    return [Region(box, float(best.z[r, c]), False, 1, best.grid)]
+
+
+def _components(level: BlockLevel, threshold: float) -> list[Region]:
+    """Connected groups (corners touching) of one grid's blocks above ``threshold``."""
+    rows, cols = level.edges
+    labels, count = ndimage.label(level.z > threshold, structure=np.ones((3, 3), dtype=int))
+    out = []
     for label in range(1, count + 1):
         rs, cs = np.nonzero(labels == label)
         box = (int(rows[rs.min()]), int(cols[cs.min()]), int(rows[rs.max() + 1]), int(cols[cs.max() + 1]))
-        found.append(Region(box, float(block_z[rs, cs].max()), True, len(rs)))
-    return sorted(found, key=lambda r: -r.score)[:max_regions]
+        out.append(Region(box, float(level.z[rs, cs].max()), True, len(rs), level.grid))
+    return out
+
+
+def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    """Two end-exclusive ``(top, left, bottom, right)`` boxes share a pixel."""
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]

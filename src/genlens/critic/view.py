@@ -25,7 +25,7 @@ class CriticOptions:
     folds: int = option(2, "Cross-fitting folds: each image is scored by a critic trained on the other folds "
                         "(2 = the most training data per held-out image for the fewest trainings).", min=2, max=10)
     epochs: int = option(8, "Training epochs of each critic.", min=1)
-    min_steps: int = option(3200, "Train each critic on at least this many batches, whatever the epochs: subtle "
+    min_steps: int = option(6400, "Train each critic on at least this many batches, whatever the epochs: subtle "
                             "defects (a blurred or JPEG-damaged quadrant of photo crops) need thousands of small "
                             "batches to be learned.", min=0)
     width: int = option(32, "Channels of the critic's hidden convolutions.", min=1)
@@ -34,11 +34,11 @@ class CriticOptions:
                                     "number, so chance accuracy is 0.5).", flag="--n", min=40)
     batch_size: int = option(64, "Images per training batch.", min=1)
     lr: float = option(2e-3, "Adam learning rate.", min=0.0)
-    crop: int = option(16, "Train on random windows of this side (pixels); the critic is fully convolutional "
+    crop: int = option(12, "Train on random windows of this side (pixels); the critic is fully convolutional "
                        "with a 7-px window, so it learns the same from windows, at a cost that does not grow with "
                        "the image size, and scores whole images (0 = train on whole images).", min=0)
-    grid: int = option(8, "Blocks per side of the grid on which the map is tested (one-sided Bonferroni over "
-                       "grid x grid blocks).", min=1)
+    grid: int = option(8, "Blocks per side of the finest grid on which the map is tested; coarser grids (halved "
+                       "down to 2x2) are tested too, one-sided Bonferroni over every block of every grid.", min=1)
     quantile: float = option(0.01, "Mode test: count real images scored above this top fraction of generated ones.",
                              min=0.001, max=0.5)
 

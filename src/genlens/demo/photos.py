@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 #: Images per set. The critic's cost hardly depends on it (a fixed number of training batches); its
-#: power on the subtlest defect does, and JPEG stays marginal: the quadrant's strongest block reached
-#: z = 3.3-4.4 at 600 and 2.5-4.6 at 1000 against a threshold of 3.5 (two runs of three past it at each).
+#: power on the subtlest defect does: the JPEG-damaged quadrant came out at z = 4.8-5.1 at 600 and
+#: 6.0-8.0 at 1000 against a threshold of 3.5 (docs/critic.md).
 PHOTO_N = 1000
 #: The views of this part (see the module docstring).
 PHOTO_VIEWS = ("metrics", "regions", "critic")
@@ -28,7 +28,7 @@ def photo_rows(out: Path, n: int, quick: bool, device: str, cache: Path | None, 
     most :data:`PHOTO_N`): the index rows, the real strip, the number of images.
 
     ``None`` (said once) when scikit-image, which ships the photographs, is not installed. ``quick``
-    trains the critic on 200 batches instead of its default 3200: enough for the desaturated quadrant
+    trains the critic on 200 batches instead of its default 6400: enough for the desaturated quadrant
     and the dropped photograph, not for blur or JPEG (a test of the plumbing, not of the critic)."""
     from genlens.demo.run import DemoRow, _row, _Timer, thumbnails
     from genlens.errors import GenlensError
