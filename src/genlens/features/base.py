@@ -67,11 +67,19 @@ class FeatureExtractor(abc.ABC):
         """What identifies the weights: a file's SHA-256, a seed, or ``{"weights": "none"}``."""
 
     def __call__(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.run(self.prepare(images))
+
+    def prepare(self, images: torch.Tensor) -> torch.Tensor:
+        """Check and preprocess a uint8 batch (resize, RGB) and move it to the device: the part of a call
+        that reading the next batch can overlap with the network (see ``extract_features``)."""
         if images.dtype != torch.uint8 or images.ndim != 4:
             raise InputError(
                 f"{self.name} expects uint8 images of shape (B, C, H, W), got {images.dtype} {tuple(images.shape)}"
             )
-        batch = self.preprocess.apply(images).to(self.device)
+        return self.preprocess.apply(images).to(self.device)
+
+    def run(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The network on a :meth:`prepare`-d batch: float32 outputs."""
         with torch.no_grad():
             out = self.forward(batch)
         return {key: out[key].to(torch.float32) for key in self.outputs}

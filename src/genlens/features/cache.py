@@ -17,11 +17,13 @@ its share and every rank gets all rows, in image order (:mod:`genlens.distribute
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+import torch
 
 from genlens._fs import atomic_path, default_cache_dir
 from genlens._hashing import hash_json
@@ -87,12 +89,22 @@ def _compute_chunk(
     advance: Callable[[int], None] = lambda k: None,
 ) -> dict[str, np.ndarray]:
     parts: dict[str, list[np.ndarray]] = {key: [] for key in extractor.outputs}
-    for start in range(lo, hi, batch_size):
-        stop = min(start + batch_size, hi)
-        out = extractor(source.read(start, stop))
-        for key in extractor.outputs:
-            parts[key].append(out[key].detach().cpu().numpy())
-        advance(stop - start)
+    starts = list(range(lo, hi, batch_size))
+
+    def load(start: int) -> torch.Tensor:
+        return extractor.prepare(source.read(start, min(start + batch_size, hi)))
+
+    # Read, decode and resize the next batch in a thread while the network runs on this one: image
+    # decoding and PIL resizing release the GIL, so the two overlap instead of taking turns.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="genlens-read") as reader:
+        pending = reader.submit(load, starts[0]) if starts else None
+        for i, start in enumerate(starts):
+            batch = pending.result()
+            pending = reader.submit(load, starts[i + 1]) if i + 1 < len(starts) else None
+            out = extractor.run(batch)
+            for key in extractor.outputs:
+                parts[key].append(out[key].detach().cpu().numpy())
+            advance(len(batch))
     arrays = {key: np.concatenate(value) for key, value in parts.items()}
     for key, value in arrays.items():
         if not np.isfinite(value).all():
