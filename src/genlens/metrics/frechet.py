@@ -99,6 +99,9 @@ def _low_rank(a: ArrayLike, b: ArrayLike, device: torch.device) -> FrechetDistan
     """The exact distance from the samples' ``n_a x n_b`` cross product when both have ``n < d``, else None."""
     from genlens.metrics._validate import as_features, check_same_dim
 
+    shapes = [tuple(getattr(v, "shape", ())) for v in (a, b)]
+    if all(len(shape) == 2 and shape[0] >= shape[1] for shape in shapes):
+        return None  # the usual n >= d: no float64 copy of the samples just to find that out
     x = as_features(a, "a", device=device, min_samples=2, what="the Fréchet distance").to(torch.float64)
     y = as_features(b, "b", device=device, min_samples=2, what="the Fréchet distance").to(torch.float64)
     check_same_dim(x, y, ("a", "b"))
