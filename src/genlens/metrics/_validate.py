@@ -64,7 +64,7 @@ def as_features(
     if t.shape[0] < min_samples:
         raise TooFewSamplesError(f"{what or 'this metric'} ({name})", int(t.shape[0]), min_samples)
     t = t.to(device=device, dtype=dtype)
-    if not bool(torch.isfinite(t).all()):
+    if not all(bool(torch.isfinite(t[i:i + 8192]).all()) for i in range(0, t.shape[0], 8192)):  # no n x d mask
         bad = int((~torch.isfinite(t)).any(dim=1).sum())
         raise InputError(
             f"{name}: {bad} of {t.shape[0]} rows contain NaN or Inf; "
