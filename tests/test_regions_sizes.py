@@ -15,15 +15,14 @@ from genlens.features.simple import PixelBlocks
 from genlens.regions.representation import MAX_SITES, default_for
 
 
-@pytest.mark.parametrize(("size", "expected"), [
-    ((32, 32), "random-vgg16:features.8"), ((128, 128), "random-vgg16:features.8"),
-    ((256, 256), "random-vgg16:features.15"), ((512, 512), "pixels:8"), ((1024, 1024), "pixels:16"),
-    ((256, 512), "pixels:8"),
+@pytest.mark.parametrize(("size", "expected", "sites"), [
+    ((32, 32), "random-vgg16:features.8", (16, 16)), ((128, 128), "random-vgg16:features.8", (64, 64)),
+    ((256, 256), "random-vgg16:features.15", (64, 64)), ((512, 512), "pixels:4@256x256", (64, 64)),
+    ((1024, 1024), "pixels:4@256x256", (64, 64)), ((1000, 750), "pixels:4@256x192", (64, 48)),
 ])
-def test_the_default_representation_keeps_the_sites_bounded(size: tuple[int, int], expected: str) -> None:
+def test_the_default_representation_keeps_the_sites_bounded(size, expected, sites) -> None:
     assert default_for(size) == expected
-    stride = {"random-vgg16:features.8": 2, "random-vgg16:features.15": 4}.get(expected) or int(expected.split(":")[1])
-    assert (size[0] // stride) * (size[1] // stride) <= MAX_SITES
+    assert sites[0] * sites[1] <= MAX_SITES
 
 
 def test_pixel_blocks_keep_every_pixel_grouped_by_site() -> None:
@@ -35,6 +34,7 @@ def test_pixel_blocks_keep_every_pixel_grouped_by_site() -> None:
     assert torch.equal(maps[:, :, 1, 2].reshape(2, 3, 4, 4), scaled[:, :, 4:8, 8:12])
     with pytest.raises(Exception, match="do not split into 5x5"):
         PixelBlocks(5)(images)
+    assert PixelBlocks(4, (16, 16))(images)["blocks"].shape == (2, 48, 4, 4)  # resized first
 
 
 def test_regions_on_pixel_blocks_box_a_defect_in_input_pixels() -> None:

@@ -44,16 +44,17 @@ class PixelBlocks(FeatureExtractor):
 
     Space-to-depth, not pooling: every pixel value is kept (in ``[-1, 1]``, as regions scales pixels),
     only grouped, so a site still sees blur or noise inside its square. What lets the regions view
-    cluster large images on a bounded grid of sites without a network.
+    cluster large images on a bounded grid of sites without a network. ``size``: resize the images to
+    ``(H, W)`` first (the policy's PIL bicubic), which bounds the values per image as well.
     """
 
     name = "pixel-blocks"
     outputs = ("blocks",)
 
-    def __init__(self, block: int, device: Any = None, dtype: Any = "float32"):
+    def __init__(self, block: int, size: tuple[int, int] | None = None, device: Any = None, dtype: Any = "float32"):
         if isinstance(block, bool) or not isinstance(block, int) or block < 1:
             raise InputError(f"pixel blocks need a side of at least 1 pixel, got {block!r}")
-        super().__init__(Preprocess(size=None), device=device, dtype=dtype)
+        super().__init__(Preprocess(size=_size_pair(size)), device=device, dtype=dtype)
         self.block = block
 
     def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:

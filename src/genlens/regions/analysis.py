@@ -25,6 +25,7 @@ from genlens.regions.partition import (
     PixelPartition,
     partition_pixels,
 )
+from genlens.regions.representation import BYTES_PER_VALUE
 from genlens.regions.result import RegionsResult
 from genlens.regions.spatial import as_spatial, constant_sites, images_to_spatial
 from genlens.views.base import size_mismatch
@@ -40,8 +41,8 @@ def load_spatial(data: SpatialInput, name: str, max_images: int | None = None) -
             raise InputError(f"{name} source is empty")
         info = {**data.describe(), "n_used": n}
         h, w = data.image_size
-        require(n * h * w * 3 * (1 + 8), f"{n} {h}x{w} images as a float64 regions representation",
-                "use fewer images (--n) or a representation with fewer sites (--representation pixels:8)")
+        require(n * h * w * 3 * BYTES_PER_VALUE, f"regions on the pixels of {n} {h}x{w} images",
+                "use fewer images (--n) or a representation with fewer sites (--representation pixels:4@256x256)")
         return images_to_spatial(data.read(0, n)), info
     t = torch.as_tensor(np.asarray(data) if not isinstance(data, torch.Tensor) else data)
     if max_images is not None:

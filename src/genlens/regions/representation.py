@@ -10,14 +10,16 @@ defects. A representation is named like a feature space with a layer:
 * ``torchvision:<arch>:<layer>`` -- any torchvision model's named module (its weights as for the
   feature spaces: present locally or downloadable);
 * ``pixels:<s>`` -- the pixels in ``s x s`` blocks, each block one site of ``3 s²`` values (no network,
-  nothing averaged away: see :class:`~genlens.features.simple.PixelBlocks`);
+  nothing averaged away: see :class:`~genlens.features.simple.PixelBlocks`); ``pixels:<s>@<H>x<W>``
+  resizes the images to ``H x W`` first;
 * any other registered extractor, ``<name>:<layer>``.
 
 **Bounded at any size.** Pairwise CKA costs memory in the square of the number of sites, so a
 representation is kept to at most :data:`MAX_SITES` sites (64 x 64). Without a representation named,
 images get :func:`default_for` their size: relu2_2 of a random VGG-16 up to 128 px, relu3_3 (a quarter
-of the side) up to 256 px, and beyond that pixel blocks (a VGG-16 pass on 512- to 1024-px images costs
-minutes per hundred images on a CPU).
+of the side) up to 256 px, and beyond that 4 x 4 pixel blocks of the image resized to at most 256 px
+(a VGG-16 pass on 512- to 1024-px images costs minutes per hundred images on a CPU, and the values of
+every pixel of 200 1024-px images are 5 GB in float64 per set).
 
 Networks run at the images' own resolution (no resize to 224): a 32-px image gives a 16x16 map at
 relu2_2. Each site of the map covers ``H / h`` input pixels, which is how clusters on the map are
@@ -42,6 +44,12 @@ PIXELS = "pixels"
 GENERIC = "random-vgg16:features.8"
 #: The most sites (map positions) a default representation has: pairwise CKA holds sites² numbers.
 MAX_SITES = 64 * 64
+#: Images larger than the VGG layers allow are resized to this longest side and cut in BLOCK-px blocks.
+RESIZE_TO, BLOCK = 256, 4
+#: Bytes the regions view holds per value of one set's representation at its peak (the real side in
+#: float64, its site-major copy for CKA, the generated side and its float32 extraction; measured: 200
+#: 1024-px images in 16-px blocks, 0.63G values per set, passed 24 GB before the OS killed it).
+BYTES_PER_VALUE = 48
 #: Random VGG-16 layers by how much they shrink the side, for images too large for relu2_2.
 _VGG_BY_STRIDE = {2: "random-vgg16:features.8", 4: "random-vgg16:features.15"}
 
@@ -83,9 +91,9 @@ def default_for(image_size: tuple[int, int]) -> str:
     for stride, rep in _VGG_BY_STRIDE.items():
         if (h // stride) * (w // stride) <= MAX_SITES:
             return rep
-    blocks = [b for b in range(2, max(h, w) + 1) if h % b == 0 and w % b == 0 and (h // b) * (w // b) <= MAX_SITES]
-    # no common divisor (e.g. 257 x 257): the deepest VGG layer, and the memory check will say if it fits
-    return f"{PIXELS}:{blocks[0]}" if blocks else _VGG_BY_STRIDE[4]
+    scale = RESIZE_TO / max(h, w)
+    rows, cols = (max(BLOCK, BLOCK * round(side * scale / BLOCK)) for side in (h, w))
+    return f"{PIXELS}:{BLOCK}@{rows}x{cols}"
 
 
 def extractor_of(rep: Representation, device: str | None = None, seed: int = 0, train_on: ImageSource | None = None,
@@ -105,10 +113,12 @@ def extractor_of(rep: Representation, device: str | None = None, seed: int = 0, 
     if rep.extractor == PIXELS:
         from genlens.features.simple import PixelBlocks
 
-        if not rep.layer.isdigit() or int(rep.layer) < 1:
-            raise ConfigError(f"regions representation {rep.name!r}: pixel blocks are named pixels:<side>, "
-                              "e.g. pixels:8")
-        return PixelBlocks(int(rep.layer), device=device)
+        block, _, size = rep.layer.partition("@")
+        rows, _, cols = size.partition("x")
+        if not block.isdigit() or int(block) < 1 or (size and not (rows.isdigit() and cols.isdigit())):
+            raise ConfigError(f"regions representation {rep.name!r}: pixel blocks are named pixels:<side> or "
+                              "pixels:<side>@<H>x<W>, e.g. pixels:8 or pixels:4@256x256")
+        return PixelBlocks(int(block), (int(rows), int(cols)) if size else None, device=device)
     if rep.extractor in TRAINED_ON_REAL:
         if train_on is None:
             raise ConfigError(f"regions representation {rep.name!r} is trained on the real images; fit the "
@@ -135,8 +145,8 @@ def feature_maps(source: ImageSource, rep: Representation, max_images: int | Non
     extractor = extractor if extractor is not None else extractor_of(rep, device, seed, source, cache_dir)
     n = len(source) if max_images is None else min(len(source), max_images)
     per_image = int(extractor(source.read(0, 1))[extractor.outputs[0]].numel())  # one probe image
-    require(n * per_image * (4 + 8), f"{rep.name} maps of {n} images ({per_image} values each)",
-            "use fewer images (--n) or a representation with fewer sites or channels")
+    require(n * per_image * BYTES_PER_VALUE, f"regions on {rep.name} maps of {n} images ({per_image} values each)",
+            "use fewer images (--n) or a representation with fewer sites or channels, e.g. pixels:4@256x256")
     head = source if n >= len(source) else PrefixSource(source, n)
     maps = extract_features(head, extractor, cache_dir=False, outputs=extractor.outputs[0])
     maps = np.asarray(maps)
