@@ -39,6 +39,17 @@ def test_a_blurred_quadrant_is_located_where_it_was_planted():
     assert box[0] <= centre[0] < box[2] and box[1] <= centre[1] < box[3], regions[0].where
 
 
+def test_jpeg_artefacts_are_located_in_their_quadrant():
+    """The subtlest planted defect: q=10 JPEG in one quadrant (z = 4.8-8.0 over six runs at the defaults)."""
+    box = PARAMS["photo_jpeg_region"]["box"]
+    result = _compare("photo_jpeg_region", 600)
+    regions = [f for f in result.findings() if f.kind == "region" and f.significant]
+    assert regions, result.summary()
+    top, left, bottom, right = regions[0].where
+    centre = ((top + bottom) / 2, (left + right) / 2)
+    assert box[0] <= centre[0] < box[2] and box[1] <= centre[1] < box[3], regions[0].where
+
+
 def test_the_dropped_photograph_is_the_missed_mode():
     result = _compare("photo_drop_source", 400)
     mode = next(f for f in result.findings() if f.kind == "mode")
