@@ -134,9 +134,11 @@ def run_command(main: Any) -> None:
         if rank == 0:
             main()
             return
-        os.environ["GENLENS_QUIET"] = "1"  # one set of progress lines (rank 0's); errors still reach stderr
+        # Silent: rank 0 prints the one copy of every line, and meets the same input errors; a rank that
+        # crashes alone still ends the job with its exit status, which torchrun reports.
+        os.environ["GENLENS_QUIET"] = "1"
         with tempfile.TemporaryDirectory(prefix=f"genlens-rank{rank}-") as scratch, \
-                open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
+                open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
             sys.argv = [sys.argv[0], *rank_argv(sys.argv[1:], scratch)]
             main()
     finally:
