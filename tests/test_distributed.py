@@ -114,7 +114,7 @@ def test_torchrun_gives_one_process_numbers(tmp_path: Path) -> None:
             out = tmp_path / f"{mode}-{name}.json"
             prefix = [sys.executable, "-m", "genlens"] if mode == "single" else \
                 [torchrun, "--standalone", "--nproc_per_node", "2", "-m", "genlens"]
-            done = subprocess.run([*prefix, *args, "--json", str(out)], env=env, capture_output=True, text=True,
+            done = subprocess.run([*prefix, *args, "--json", str(out)], env=env, capture_output=True, text=True, check=False,
                                   timeout=600)
             assert done.returncode == 0, done.stderr[-3000:]
             results[mode, name] = json.loads(out.read_text())

@@ -110,7 +110,7 @@ def rank_argv(argv: list[str], scratch: str) -> list[str]:
     out: list[str] = []
     redirect = False
     for i, arg in enumerate(argv):
-        flag, eq, value = arg.partition("=")
+        flag, eq, _ = arg.partition("=")
         if redirect:
             out.append(os.path.join(scratch, f"out-{i}"))
             redirect = False

@@ -25,13 +25,13 @@ from genlens._progress import track
 from genlens.critic.model import Critic, logit_maps, train_critic
 from genlens.critic.result import CriticResult
 from genlens.critic.stats import (
+    BlockLevel,
     FoldMoments,
     accuracy_test,
     auc_test,
     block_edges,
     mode_test,
     pooled_gap,
-    BlockLevel,
     scan_grids,
     scan_regions,
     standardised,

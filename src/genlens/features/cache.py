@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,8 +27,8 @@ import torch
 from genlens._fs import atomic_path, default_cache_dir
 from genlens._hashing import hash_json
 from genlens._json import write_json
-from genlens.distributed import gather_rows, rank_and_world
 from genlens._progress import progress
+from genlens.distributed import gather_rows, rank_and_world
 from genlens.errors import ConfigError, InputError
 from genlens.features.base import FeatureExtractor
 from genlens.io.base import ImageSource
@@ -76,7 +75,7 @@ def distributed_chunk_size(n: int, chunk_size: int, batch_size: int, world: int)
     then fall on batch starts, so every image is in the same batch as in one process (same numbers)."""
     per_rank = -(-n // world)
     share = batch_size * max(1, -(-per_rank // batch_size))
-    return share if share < chunk_size else chunk_size
+    return min(chunk_size, share)
 
 
 def _chunks(n: int, chunk_size: int, rank: int, world: int) -> list[tuple[int, int]]:
