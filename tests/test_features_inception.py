@@ -72,7 +72,7 @@ def test_uint8_path_end_to_end(ours, reference) -> None:
     with torch.no_grad():
         theirs = reference(resized.float() / 255.0)[0].flatten(1)
     out = ours(images)
-    torch.testing.assert_close(out["pool"], theirs, atol=1e-4, rtol=0)
+    torch.testing.assert_close(out["pool"], theirs, atol=1e-4, rtol=2e-5)  # float32 rounding: CPU convs run channels-last
     assert out["pool"].dtype == torch.float32 and out["pool"].shape == (2, 2048)
     # logits are fc(pool); logits_unbiased drop the bias (torch-fidelity's IS input)
     fc = ours.network.fc

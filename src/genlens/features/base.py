@@ -79,7 +79,13 @@ class FeatureExtractor(abc.ABC):
         return self.preprocess.apply(images).to(self.device)
 
     def run(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
-        """The network on a :meth:`prepare`-d batch: float32 outputs."""
+        """The network on a :meth:`prepare`-d batch: float32 outputs.
+
+        On the CPU the batch is laid out channels-last: oneDNN's convolutions run about 1.5x faster on
+        it (Inception-v3 on 64-px PNGs: 11.9 -> 17.7 img/s, the speed of a plain loop whose
+        ``permute`` happened to give that layout), for the same features up to float rounding."""
+        if batch.device.type == "cpu" and batch.ndim == 4:
+            batch = batch.contiguous(memory_format=torch.channels_last)
         with torch.no_grad():
             out = self.forward(batch)
         return {key: out[key].to(torch.float32) for key in self.outputs}
