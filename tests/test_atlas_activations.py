@@ -113,6 +113,17 @@ def test_torchvision_model_with_random_weights_and_default_layers(rng):
     assert (acts["layer3"].boxes[:, 2:] <= 32).all()  # boxes are in the 32 px source, not the 64 px input
 
 
+def test_random_networks_read_images_at_their_own_size_pretrained_ones_at_224():
+    from genlens.atlas.model import default_input_size
+
+    assert resolve_model("random-vgg16", image_size=(64, 64)).input_size == (64, 64)
+    assert resolve_model("random-vgg16", image_size=(64, 64), input_size=224).input_size == (224, 224)
+    assert default_input_size("random", (16, 16)) == (32, 32)  # VGG's last block keeps a 2x2 map
+    assert default_input_size("random", (1024, 512)) == (224, 112)  # large images shrink, aspect kept
+    assert default_input_size("default", (64, 64)) == (224, 224)  # ImageNet weights saw 224-px crops
+    assert default_input_size("/some/state_dict.pt", (64, 64)) == (224, 224)
+
+
 def test_factory_spec_and_bad_names():
     with pytest.raises(ConfigError, match="unknown atlas model"):
         resolve_model("nonsense")

@@ -122,10 +122,10 @@ def resolve_model(
         if not arch:
             raise ConfigError("torchvision model needs an architecture, e.g. torchvision:resnet50")
         module, record = build_torchvision_model(arch, weights, seed)
-        size = int(input_size or 224)
-        layers = _family_layers(arch) or probe_spatial_layers(module, (size, size))
+        size = (int(input_size),) * 2 if input_size else default_input_size(weights, image_size)
+        layers = _family_layers(arch) or probe_spatial_layers(module, size)
         classes = _imagenet_classes(arch) if weights == "default" else None
-        return AtlasModel(module.eval(), name, (size, size), _normaliser(IMAGENET_MEAN, IMAGENET_STD),
+        return AtlasModel(module.eval(), name, size, _normaliser(IMAGENET_MEAN, IMAGENET_STD),
                           layers, classes, {"arch": arch, **record})
     if ":" in name:
         module = _import_factory(name)
@@ -137,6 +137,27 @@ def resolve_model(
         f"unknown atlas model {name!r}; use {registered}random-vgg16, torchvision:<arch> "
         "(with --weights default|random|PATH) or pkg.module:factory"
     )
+
+
+#: Sides a torchvision network reads by default: pretrained weights saw 224-px ImageNet crops; random
+#: weights learned no scale, so they read images at their own size, clamped into this range (below
+#: 32 px VGG's last block has no spatial map left; above 224 px the cost grows with no gain).
+NATIVE_RANGE = (32, 224)
+PRETRAINED_SIZE = 224
+
+
+def default_input_size(weights: str | Path, image_size: Sequence[int]) -> tuple[int, int]:
+    """The side(s) a torchvision network reads when none is given.
+
+    A random network at its images' own size sees what it sees at 224 px at a fraction of the cost:
+    a 64-px image costs 12x fewer FLOPs than its 224-px upsampling, which adds no information. Pretrained
+    weights (``default`` or a state-dict path) keep the 224 px their training used."""
+    if str(weights) != "random":
+        return (PRETRAINED_SIZE, PRETRAINED_SIZE)
+    low, high = NATIVE_RANGE
+    height, width = int(image_size[0]), int(image_size[1])
+    shrink = min(1.0, high / max(height, width))  # keeps the aspect ratio of large images
+    return (max(low, round(height * shrink)), max(low, round(width * shrink)))
 
 
 def _imagenet_classes(arch: str) -> tuple[str, ...] | None:

@@ -58,9 +58,10 @@ class AtlasOptions:
     attribution: bool = option(False, "Also record activation x gradient for every logit.")
     quick: bool = option(False, "The zoo classifier's small quickly trained variant.")
     viewer: bool = option(True, "Write the interactive viewer (atlas.html) beside the report.")
-    input_size: int | None = option(None, "Resize images to this side before the network (default: the "
-                                    "network's own, 224 for torchvision models; a random network sees small "
-                                    "images as well at their own size, at a fraction of the cost).", min=16)
+    input_size: int | None = option(None, "Resize images to this side before the network (default: 224 for "
+                                    "pretrained torchvision networks; random ones, such as random-vgg16, read "
+                                    "images at their own size clamped to 32-224 px; 224 is the literature's "
+                                    "setting).", min=16)
 
 
 @dataclass
