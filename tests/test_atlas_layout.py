@@ -120,3 +120,36 @@ def test_a_umap_layout_leaves_torchs_thread_count_alone(rng):
         assert torch.get_num_threads() == 1  # pynndescent sets OpenMP's count, which torch shares
     finally:
         torch.set_num_threads(before)
+
+
+def test_cosine_neighbours_are_the_exact_nearest_rows_self_first(rng):
+    from genlens.atlas.layout import cosine_neighbours
+
+    values = rng.normal(size=(300, 6)).astype(np.float32)
+    values[7] = values[3] * 2.0  # a duplicate direction: distance 0 to row 3, yet each row lists itself first
+    indices, distances = cosine_neighbours(values, k=10, chunk=64)  # several chunks
+    unit = values / np.linalg.norm(values, axis=1, keepdims=True)
+    brute = 1.0 - unit.astype(np.float64) @ unit.T.astype(np.float64)
+    np.fill_diagonal(brute, -1.0)
+    expected = np.argsort(brute, axis=1, kind="stable")[:, :10]
+    assert (indices[:, 0] == np.arange(300)).all() and (distances[:, 0] == 0).all()
+    np.testing.assert_allclose(distances[:, 1:], np.take_along_axis(np.maximum(brute, 0), expected[:, 1:], 1),
+                               atol=1e-6)
+    assert (np.diff(distances, axis=1) >= 0).all()
+    assert indices[3, 1] == 7 and indices[7, 1] == 3
+
+
+def test_rows_outside_the_balanced_pool_land_next_to_their_nearest_fitted_rows(rng):
+    """UMAP fits on the pool; the larger set's extra rows are placed from their nearest fitted rows."""
+    pytest.importorskip("umap")
+    centres = rng.normal(size=(4, 10)) * 6
+    labels = np.repeat(np.arange(4), 150)
+    values = (centres[labels] + rng.normal(size=(600, 10))).astype(np.float32)
+    sets = np.r_[np.zeros(400, np.int8), np.ones(200, np.int8)]  # 200 real rows are not in the pool
+    layout, coords = fit_layout(values, sets, LayoutConfig(n_epochs=50))
+    centre_of = np.stack([np.median(coords[labels == c], axis=0) for c in range(4)])
+    nearest = np.argmin(((coords[:, None, :] - centre_of[None]) ** 2).sum(-1), axis=1)
+    assert (nearest == labels).mean() > 0.97  # every row, fitted or placed, sits with its own cluster
+    # place() is the rule that put the 200 real rows outside the pool (and only those) where they are
+    same = np.isclose(layout.place(values), coords, atol=1e-6).all(axis=1)
+    assert same[sets == 0].sum() == 200 and not same[sets == 1].any()

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from genlens._finite import all_finite
 from genlens._torch_compat import torch_threads_kept
 from genlens.errors import ConfigError
 
@@ -28,6 +29,9 @@ class LayoutConfig:
 
     ``n_epochs=200`` is what umap-learn itself uses above 10,000 points; below that it defaults to
     500, which made the layout 85% of an atlas's time while the map is only read on a coarse grid.
+    The neighbour graph is exact (:func:`cosine_neighbours`), not NN-descent's approximation: at
+    atlas sizes it is a few matrix products, and it spares every process the ~20 s of just-in-time
+    compilation NN-descent costs on first use.
 
     ``method="pca"`` (the first two principal components) is a fast, deterministic stand-in for
     quick looks and tests; it separates less than UMAP.
@@ -49,18 +53,20 @@ class LayoutConfig:
 
 
 class Layout:
-    """A fitted projection ``activations -> unit square``; ``place`` maps any rows of the same layer."""
+    """A fitted projection ``activations -> unit square``; ``place`` maps any rows of the same layer.
 
-    def __init__(self, config: LayoutConfig, pca: Any, reducer: Any, lo: np.ndarray, hi: np.ndarray) -> None:
-        self.config, self._pca, self._reducer, self._lo, self._hi = config, pca, reducer, lo, hi
+    A UMAP map places rows it was not fitted on from their nearest fitted rows
+    (:class:`AnchoredLayout`, the rule tracking uses), so placing is deterministic and needs no
+    neighbour-search index."""
+
+    def __init__(self, config: LayoutConfig, pca: Any, anchors: AnchoredLayout | None, lo: np.ndarray,
+                 hi: np.ndarray) -> None:
+        self.config, self._pca, self._anchors, self._lo, self._hi = config, pca, anchors, lo, hi
 
     def _raw(self, values: np.ndarray) -> np.ndarray:
-        reduced = self._pca.transform(values.astype(np.float32))
-        if self._reducer is None:
-            return reduced[:, :2]
-        with warnings.catch_warnings(), torch_threads_kept():
-            warnings.simplefilter("ignore")
-            return self._reducer.transform(reduced)
+        if self._anchors is not None:
+            return self._anchors.place(values).astype(np.float64)
+        return self._pca.transform(values.astype(np.float32))[:, :2]
 
     def _normalise(self, raw: np.ndarray) -> np.ndarray:
         return np.clip((raw - self._lo) / (self._hi - self._lo), 0.0, 1.0)
@@ -93,7 +99,7 @@ def fit_layout(values: np.ndarray, set_index: np.ndarray, config: LayoutConfig =
     if config.method not in ("umap", "pca"):
         raise ConfigError(f"layout method must be 'umap' or 'pca', got {config.method!r}")
     values = np.asarray(values, dtype=np.float32)
-    if not np.isfinite(values).all():
+    if not all_finite(values):
         raise ConfigError("activations contain NaN or Inf; check the model and its input range")
     rng = np.random.default_rng(config.seed)
     if config.mode == "reference":
@@ -105,43 +111,62 @@ def fit_layout(values: np.ndarray, set_index: np.ndarray, config: LayoutConfig =
     if len(fit_rows) < 10:
         raise ConfigError(f"a layout needs at least 10 activations to fit, got {len(fit_rows)}")
     pca = _pca(values[fit_rows], config.pca_dims, config.seed)
-    reducer = None
-    reduced = pca.transform(values)
+    anchors = None
     if config.method == "umap":
-        reducer = _umap(reduced[fit_rows], config)
+        reduced = pca.transform(values[fit_rows])
+        embedding = _umap(reduced, config)
+        anchors = AnchoredLayout(pca.mean_.astype(np.float32), pca.components_.astype(np.float32), _unit(reduced),
+                                 embedding.astype(np.float32), np.zeros(len(fit_rows), dtype=np.int64),
+                                 int(min(AnchoredLayout.k, len(fit_rows) - 1)))
         raw = np.empty((len(values), 2), dtype=np.float64)
-        raw[fit_rows] = reducer.embedding_
+        raw[fit_rows] = embedding
         rest = np.setdiff1d(np.arange(len(values)), fit_rows)
         if len(rest):
-            with warnings.catch_warnings(), torch_threads_kept():
-                warnings.simplefilter("ignore")
-                raw[rest] = reducer.transform(reduced[rest])
+            raw[rest] = anchors.place(values[rest])
     else:
-        raw = reduced[:, :2].astype(np.float64)
+        raw = pca.transform(values)[:, :2].astype(np.float64)
     lo, hi = _bounds(raw[fit_rows], config.clip_percentile, config.margin)
-    layout = Layout(config, pca, reducer, lo, hi)
+    layout = Layout(config, pca, anchors, lo, hi)
     return layout, layout._normalise(raw)
 
 
-def _umap(reduced: np.ndarray, config: LayoutConfig) -> Any:
+def cosine_neighbours(values: np.ndarray, k: int, chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """Exact ``k`` nearest neighbours of every row under the cosine distance, each row first in its own list.
+
+    Returns ``(indices int64 (n, k), distances float32 (n, k))`` sorted by distance, as umap-learn
+    takes them (``precomputed_knn``). Memory is ``chunk x n``, not ``n x n``."""
+    import torch
+
+    unit = torch.from_numpy(_unit(np.asarray(values, dtype=np.float32)))
+    n = unit.shape[0]
+    indices = np.empty((n, k), dtype=np.int64)
+    distances = np.empty((n, k), dtype=np.float32)
+    for lo in range(0, n, chunk):
+        hi = min(lo + chunk, n)
+        similarity = unit[lo:hi] @ unit.T
+        rows = torch.arange(hi - lo)
+        similarity[rows, rows + lo] = float("inf")  # a row is its own nearest neighbour, even among duplicates
+        top, near = torch.topk(similarity, k, dim=1)
+        top[:, 0] = 1.0
+        indices[lo:hi] = near.numpy()
+        distances[lo:hi] = (1.0 - top).clamp_(min=0.0).numpy()
+    return indices, distances
+
+
+def _umap(reduced: np.ndarray, config: LayoutConfig) -> np.ndarray:
+    """The 2-D UMAP embedding of ``reduced`` on its exact cosine neighbour graph."""
     import umap
 
+    if config.metric != "cosine":
+        raise ConfigError(f"the atlas layout measures cosine distances; got metric {config.metric!r}")
+    k = min(config.n_neighbors, len(reduced) - 1)
+    knn = cosine_neighbours(reduced, k)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # umap warns that random_state disables parallelism: intended
-        reducer = umap.UMAP(
-            n_components=2,
-            n_neighbors=min(config.n_neighbors, len(reduced) - 1),
-            min_dist=config.min_dist,
-            n_epochs=config.n_epochs,
-            metric=config.metric,
-            random_state=config.seed,
-            # below 4096 points umap-learn otherwise computes exact neighbours through sklearn with a
-            # Python-level callable metric: 29 s per fit at 4000 points, against ~2 s for NN-descent
-            force_approximation_algorithm=True,
-        )
+        reducer = umap.UMAP(n_components=2, n_neighbors=k, min_dist=config.min_dist, n_epochs=config.n_epochs,
+                            metric=config.metric, random_state=config.seed, precomputed_knn=knn)
         with torch_threads_kept():
-            reducer.fit(reduced)
-    return reducer
+            return np.asarray(reducer.fit_transform(reduced), dtype=np.float64)
 
 
 @dataclass(frozen=True, eq=False)
