@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from genlens._device import resolve_device
+from genlens._device import conv_layout, resolve_device
 from genlens._progress import track
 from genlens._torch_compat import load_jvp_decompositions
 from genlens.atlas.model import AtlasModel
@@ -209,7 +209,7 @@ def collect_activations(
         src = sources[name]
         hi = min(lo + batch_size, counts[name])
         images = src.read(lo, hi)
-        x = model.prepare(images, dev)
+        x = conv_layout(model.prepare(images, dev))
         fmaps, logits = _forward(model, x, layers, need_logits=model.classes is not None)
         predicted = logits.argmax(1).cpu().numpy() if logits is not None else np.full(hi - lo, -1)
         u = torch.from_numpy(rel[lo:hi]).to(dev)
