@@ -24,6 +24,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from genlens._finite import all_finite
 from genlens._fs import atomic_path, default_cache_dir
 from genlens._hashing import hash_json
 from genlens._json import write_json
@@ -106,7 +107,7 @@ def _compute_chunk(
             advance(len(batch))
     arrays = {key: np.concatenate(value) for key, value in parts.items()}
     for key, value in arrays.items():
-        if not np.isfinite(value).all():
+        if not all_finite(value):
             raise InputError(
                 f"{extractor.name} produced NaN or Inf features ({key}) for images {lo}..{hi - 1}; "
                 "check the weights and the input images"

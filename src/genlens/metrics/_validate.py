@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from genlens._device import resolve_device
+from genlens._finite import all_finite
 from genlens.errors import InputError, TooFewSamplesError
 
 ArrayLike = Any  # numpy array or torch tensor, (n, d)
@@ -64,7 +65,7 @@ def as_features(
     if t.shape[0] < min_samples:
         raise TooFewSamplesError(f"{what or 'this metric'} ({name})", int(t.shape[0]), min_samples)
     t = t.to(device=device, dtype=dtype)
-    if not all(bool(torch.isfinite(t[i:i + 8192]).all()) for i in range(0, t.shape[0], 8192)):  # no n x d mask
+    if not all_finite(t):
         bad = int((~torch.isfinite(t)).any(dim=1).sum())
         raise InputError(
             f"{name}: {bad} of {t.shape[0]} rows contain NaN or Inf; "

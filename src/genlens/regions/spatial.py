@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from genlens._finite import all_finite
 from genlens.errors import InputError, TooFewSamplesError
 
 
@@ -54,7 +55,7 @@ def as_spatial(x: Any, name: str, min_samples: int = 1) -> torch.Tensor:
         raise InputError(f"{name} has no pixels or channels: shape {tuple(t.shape)}")
     if t.shape[0] < min_samples:
         raise TooFewSamplesError(name, int(t.shape[0]), min_samples)
-    if not bool(torch.isfinite(t).all()):
+    if not all_finite(t):
         raise InputError(f"{name} contains NaN or infinite values; clean or drop those samples")
     return t
 
