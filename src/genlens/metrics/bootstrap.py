@@ -17,7 +17,7 @@ shrinks their radii; read their intervals as rough.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Literal
@@ -64,6 +64,16 @@ def _take(x: ArrayLike, idx: np.ndarray) -> ArrayLike:
     return np.asarray(x)[idx]
 
 
+def resamples(sizes: Sequence[int], n_boot: int, seed: int = 0) -> Iterator[list[np.ndarray]]:
+    """The row indices of each set in each of ``n_boot`` resamples, replicate by replicate.
+
+    One resample of each set in turn, so the sets' draws interleave: :func:`bootstrap_ci` and the
+    weighted kernel sums of :mod:`genlens.metrics.resampled_kernels` see the same resamples for the same seed."""
+    rng = np.random.default_rng(seed)
+    for _ in range(n_boot):
+        yield [resample_indices(size, 1, rng)[0] for size in sizes]
+
+
 def bootstrap_ci(
     metric_fn: Callable[..., Any],
     a: ArrayLike,
@@ -87,13 +97,10 @@ def bootstrap_ci(
         raise ConfigError(f"method must be 'percentile' or 'basic', got {method!r}.")
     sets = (a,) if b is None else (a, b)
     estimate = _score(metric_fn, *sets)  # also validates the inputs before any resampling
-    sizes = [len(s) for s in sets]
-    rng = np.random.default_rng(seed)
     replicates = np.empty(n_boot, dtype=np.float64)
+    draws = resamples([len(s) for s in sets], n_boot, seed)
     for r in track(range(n_boot), "bootstrap", total=n_boot):
-        # one resample of each set in turn: the sets' draws interleave, replicate by replicate
-        resampled = [_take(s, resample_indices(size, 1, rng)[0]) for s, size in zip(sets, sizes)]
-        replicates[r] = _score(metric_fn, *resampled)
+        replicates[r] = _score(metric_fn, *(_take(s, idx) for s, idx in zip(sets, next(draws))))
     if not np.isfinite(replicates).all():
         raise GenlensError(
             f"bootstrap_ci: the metric was not finite on {int((~np.isfinite(replicates)).sum())} of "

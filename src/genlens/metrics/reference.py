@@ -177,7 +177,7 @@ class MetricsReference:
             return
         values = self._scalars(family, real_x, fake_x, reference_stats=self.real_stats, details=True)
         matched = {} if matched_x is None else self._scalars(family, self.real.features[self.half_b], matched_x, None)
-        cis, ci_notes = self._cis(family, real_x, fake_x)
+        cis, ci_notes = self._cis(family, real_x, fake_x, values)
         notes.extend(ci_notes)
         for name in FAMILIES[family]:
             value, details = values[name]
@@ -228,15 +228,19 @@ class MetricsReference:
         out = self._call(family, first, b)
         return {name: ((float(v), d) if details else float(v)) for name, (v, d) in out.items()}
 
-    def _cis(self, family: str, real_x: np.ndarray, fake_x: np.ndarray) -> tuple[dict[str, tuple[float, float]], list[str]]:
-        """Percentile bootstrap intervals of every scalar of ``family``, from one set of replicates.
+    def _cis(self, family: str, real_x: np.ndarray, fake_x: np.ndarray,
+             values: dict[str, Any]) -> tuple[dict[str, tuple[float, float]], list[str]]:
+        """Bootstrap intervals of every scalar of ``family``, from one set of replicates.
 
-        The family is evaluated once per replicate (PRDC's four numbers come from one neighbour
-        search); the later scalars replay the recorded replicates through ``bootstrap_ci``, which
-        draws the same resamples in the same order for the same seed.
+        Kernel metrics (KID, MMD, CMS) take all replicates from one pass over their kernel matrices
+        (:mod:`genlens.metrics.resampled_kernels`). Other families are evaluated once per replicate
+        (PRDC's four numbers come from one neighbour search); the later scalars replay the recorded
+        replicates through ``bootstrap_ci``, which draws the same resamples in the same order.
         """
         if self.n_boot <= 0:
             return {}, []
+        if family in ("kid", "mmd", "cms"):
+            return self._kernel_cis(family, real_x, fake_x, values), []
         dim = real_x.shape[1]
         low_rank = max(len(real_x), len(fake_x)) < dim  # each replicate is then an n x n problem, not d x d
         if family == "fid" and dim > FD_CI_MAX_DIM and not low_rank:
@@ -272,6 +276,36 @@ class MetricsReference:
                 ci = bootstrap_ci(metric, *sets, **kwargs)
             out[name] = normal_interval(ci.estimate, ci.std, self.level, METRICS[name].bounds)
         return out
+
+    def _kernel_cis(self, family: str, real_x: np.ndarray, fake_x: np.ndarray,
+                    values: dict[str, Any]) -> dict[str, tuple[float, float]]:
+        """Normal intervals of KID, MMD² or CMS with the standard error of weighted-resample replicates.
+
+        KID averages the unbiased MMD² of random subsets; its variance is that of the full-sample
+        estimate (which the subsets average to, in expectation) plus the subsets' own spread over
+        their number (the law of total variance). The replicates give the first term, the subsets'
+        standard deviation the second.
+        """
+        import torch
+
+        from genlens.metrics import PolynomialKernel
+        from genlens.metrics._validate import as_features, pick_device, working_dtype
+        from genlens.metrics.resampled_kernels import bootstrap_counts, resampled_products
+
+        dev = pick_device(real_x, fake_x, device=self.device)
+        kernel, dtype = (PolynomialKernel(), working_dtype(real_x, fake_x)) if family == "kid" else \
+            (self.rbf_kernel, torch.float64)
+        x, y = (as_features(a, name, device=dev, dtype=dtype) for a, name in ((real_x, "real"), (fake_x, "fake")))
+        counts_x, counts_y = bootstrap_counts([len(real_x), len(fake_x)], self.n_boot, self.seed)
+        products = resampled_products(kernel, x, y, counts_x, counts_y)
+        estimate, details = values[family]
+        if family == "cms":
+            se = float(products.cms().std(ddof=1))
+        else:
+            se = float(products.mmd2().std(ddof=1))
+            if family == "kid" and details["subsets"] > 1:
+                se = float(np.hypot(se, details["std"] / np.sqrt(details["subsets"])))
+        return {family: normal_interval(estimate, se, self.level, METRICS[family].bounds)}
 
     def inception_score(self, logits: np.ndarray) -> Any:
         from genlens.metrics import inception_score
