@@ -76,3 +76,48 @@ def test_kid_interval_adds_the_subsets_spread_to_the_resampling_spread():
     assert kid.details["subsets"] == 100 and kid.details["subset_size"] == 1000
     assert se == pytest.approx(np.hypot(full, kid.details["std"] / 10.0), rel=1e-9)
     assert se > full  # subsets of 1000 from 1500 add noise of their own
+
+
+@pytest.mark.parametrize("strict", [True, False])
+def test_prdc_replicates_equal_prdc_on_the_resampled_rows(strict, monkeypatch):
+    from genlens.metrics import resampled_neighbourhoods
+    from genlens.metrics.resampled_neighbourhoods import resampled_prdc
+
+    monkeypatch.setattr(resampled_neighbourhoods, "CELLS", 3 * 16 * 16)  # 3 replicates at a time
+    rng = np.random.default_rng(5)
+    real = rng.normal(size=(40, 3)).astype(np.float32)
+    fake = (rng.normal(size=(33, 3)) * 1.2 + 0.3).astype(np.float32)
+    real[5] = real[6] = real[7]  # exact duplicates: zero radii and ties on the strict/non-strict edge
+    fake[2] = real[9]  # a fake at distance 0 from a real point
+    counts_x, counts_y = bootstrap_counts([40, 33], 12, seed=2)
+    got = resampled_prdc(real, fake, counts_x, counts_y, k=3, strict=strict, block_size=16, device="cpu")
+    for r, (ix, iy) in enumerate(resamples([40, 33], 12, seed=2)):
+        with warnings_ignored():  # resamples duplicate rows
+            want = m.prdc(real[ix], fake[iy], k=3, strict=strict, device="cpu")
+        for name in ("precision", "recall", "density", "coverage"):
+            assert getattr(got, name)[r] == pytest.approx(getattr(want, name), abs=1e-12), (r, name)
+
+
+def test_prdc_radii_fall_back_to_whole_rows_when_the_list_is_short(monkeypatch):
+    """With 1-row neighbour lists nearly every radius is measured against all rows: same answer."""
+    from genlens.metrics import resampled_neighbourhoods
+    from genlens.metrics.resampled_neighbourhoods import resampled_prdc
+
+    rng = np.random.default_rng(8)
+    real, fake = rng.normal(size=(30, 4)), rng.normal(size=(25, 4))
+    counts_x, counts_y = bootstrap_counts([30, 25], 4, seed=0)
+    full = resampled_prdc(real, fake, counts_x, counts_y, k=4, device="cpu")
+    monkeypatch.setattr(resampled_neighbourhoods, "EXTRA_LISTED", -3)
+    short = resampled_prdc(real, fake, counts_x, counts_y, k=4, device="cpu")
+    for name in ("precision", "recall", "density", "coverage"):
+        np.testing.assert_array_equal(getattr(short, name), getattr(full, name))
+
+
+def warnings_ignored():
+    import contextlib
+    import warnings
+
+    stack = contextlib.ExitStack()
+    stack.enter_context(warnings.catch_warnings())
+    warnings.simplefilter("ignore")
+    return stack

@@ -53,7 +53,8 @@ def test_floor_separates_a_defect_from_noise(sets):
 def test_replayed_bootstrap_equals_one_bootstrap_per_scalar(sets):
     real, _, shifted = sets
     ref = MetricsReference(_fs(real[:120]), metrics=["prdc"], n_boot=12, seed=4)
-    cis, notes = ref._cis("prdc", real[:120], shifted[:100], {})
+    values = ref._scalars("prdc", real[:120], shifted[:100], None, details=True)
+    cis, notes = ref._cis("prdc", real[:120], shifted[:100], values)
     assert notes == []
     z = NormalDist().inv_cdf(0.975)
     for name in ("precision", "recall", "density", "coverage"):

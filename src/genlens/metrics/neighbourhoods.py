@@ -105,15 +105,15 @@ def exact_squared(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.linalg.vector_norm(diff, dim=-1).square_()
 
 
-def kth_neighbour_squared(screen: _Screen, k: int, block_size: int) -> torch.Tensor:
-    """Exact squared distance of each row to its ``k``-th nearest other row.
+def nearest_others(screen: _Screen, keep: int, block_size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The ``keep`` nearest other rows of every row, measured exactly and sorted.
 
-    Each tile above the diagonal is screened once and merged into both its rows' and its columns'
-    candidate lists; the candidates are then measured exactly, and a row whose ``k``-th exact distance
-    is not certainly below every screened non-candidate is measured exactly against all rows.
+    Returns ``(squared distances (n, keep) float64, their row indices, complete (n,))``: every row
+    left out of a row's list is at least ``complete`` away (squared), so the list holds *all* rows
+    nearer than that. Each tile above the diagonal is screened once and merged into both its rows'
+    and its columns' candidate lists; only the candidates are then measured in float64.
     """
     n = screen.rows.shape[0]
-    keep = min(k + EXTRA_CANDIDATES, n - 1)
     dev = screen.rows.device
     best = torch.full((n, keep), float("inf"), dtype=torch.float64, device=dev)
     best_idx = torch.zeros((n, keep), dtype=torch.long, device=dev)
@@ -138,11 +138,23 @@ def kth_neighbour_squared(screen: _Screen, k: int, block_size: int) -> torch.Ten
     exact = torch.empty((n, keep), dtype=torch.float64, device=dev)
     for i in range(0, n, 256):  # 256 rows x keep candidates x d in float64 at a time
         exact[i:i + 256] = exact_squared(screen.raw[i:i + 256, None, :], screen.raw[best_idx[i:i + 256]])
-    kth = exact.sort(dim=1).values[:, k - 1]
+    exact, order = exact.sort(dim=1)
     # A row left out of the candidates is screened at >= best[:, -1], so exactly at >= that minus its bound.
     slack = screen.gamma * (screen.norm + screen.norm.max()) ** 2
-    unsure = torch.nonzero(best[:, -1] - slack <= kth).flatten() if keep < n - 1 else torch.empty(0, dtype=torch.long)
-    for r in unsure.tolist():
+    complete = best[:, -1] - slack if keep < n - 1 else torch.full((n,), float("inf"), dtype=torch.float64, device=dev)
+    return exact, best_idx.gather(1, order), complete
+
+
+def kth_neighbour_squared(screen: _Screen, k: int, block_size: int) -> torch.Tensor:
+    """Exact squared distance of each row to its ``k``-th nearest other row.
+
+    A row whose ``k``-th candidate is not certainly nearer than every row left out of its list is
+    measured exactly against all rows.
+    """
+    n = screen.rows.shape[0]
+    exact, _, complete = nearest_others(screen, min(k + EXTRA_CANDIDATES, n - 1), block_size)
+    kth = exact[:, k - 1].clone()
+    for r in torch.nonzero(complete <= kth).flatten().tolist():
         row = exact_squared(screen.raw[r][None], screen.raw)
         row[r] = float("inf")
         kth[r] = row.kthvalue(k).values

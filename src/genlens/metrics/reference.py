@@ -241,6 +241,8 @@ class MetricsReference:
             return {}, []
         if family in ("kid", "mmd", "cms"):
             return self._kernel_cis(family, real_x, fake_x, values), []
+        if family == "prdc":
+            return self._prdc_cis(real_x, fake_x, values), []
         dim = real_x.shape[1]
         low_rank = max(len(real_x), len(fake_x)) < dim  # each replicate is then an n x n problem, not d x d
         if family == "fid" and dim > FD_CI_MAX_DIM and not low_rank:
@@ -306,6 +308,18 @@ class MetricsReference:
             if family == "kid" and details["subsets"] > 1:
                 se = float(np.hypot(se, details["std"] / np.sqrt(details["subsets"])))
         return {family: normal_interval(estimate, se, self.level, METRICS[family].bounds)}
+
+    def _prdc_cis(self, real_x: np.ndarray, fake_x: np.ndarray,
+                  values: dict[str, Any]) -> dict[str, tuple[float, float]]:
+        """Normal intervals of precision, recall, density and coverage, every replicate from one
+        screening of the distances (:mod:`genlens.metrics.resampled_neighbourhoods`)."""
+        from genlens.metrics.resampled_kernels import bootstrap_counts
+        from genlens.metrics.resampled_neighbourhoods import resampled_prdc
+
+        counts_x, counts_y = bootstrap_counts([len(real_x), len(fake_x)], self.n_boot, self.seed)
+        replicates = resampled_prdc(real_x, fake_x, counts_x, counts_y, k=self.k, device=self.device)
+        return {name: normal_interval(values[name][0], float(getattr(replicates, name).std(ddof=1)), self.level,
+                                      METRICS[name].bounds) for name in FAMILIES["prdc"]}
 
     def inception_score(self, logits: np.ndarray) -> Any:
         from genlens.metrics import inception_score
