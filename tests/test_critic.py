@@ -139,6 +139,16 @@ def test_the_view_says_when_it_does_not_apply():
     assert view.applies(big, big, options) is None
 
 
+def test_images_that_would_not_fit_in_memory_are_refused_in_one_line(monkeypatch):
+    import genlens._memory as memory
+    from genlens.errors import MemoryNeedError
+
+    monkeypatch.setattr(memory, "free_bytes", lambda device=None: 2**20)  # 1 MiB free
+    images = ArraySource(np.zeros((100, 3, 32, 32), np.uint8))  # 100 + 100 images: 5.6 MiB with copies
+    with pytest.raises(MemoryNeedError, match=r"the critic on 100 \+ 100 images of 32x32 needs about .* --n"):
+        compare_critic(images, images, PLAN, None)
+
+
 # -- the planted-defect world -----------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def real():

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from genlens._device import resolve_device
+from genlens._memory import require
 from genlens._progress import track
 from genlens.critic.model import Critic, logit_maps, train_critic
 from genlens.critic.result import CriticResult
@@ -90,6 +91,10 @@ def compare_critic(real: ImageSource, fake: ImageSource, plan: CriticPlan, max_i
                    device: str | torch.device | None = None) -> CriticResult:
     """Cross-fit critics on the first ``n`` images of each set (``n`` equal, so chance accuracy is 0.5)."""
     n = min(len(real), len(fake), max_images or max(len(real), len(fake)))
+    height, width = real.image_size
+    # both sets in memory, each fold's training copies of them, and their concatenation in training
+    require(3 * 2 * n * 3 * height * width, f"the critic on {n} + {n} images of {height}x{width}",
+            "pass --n with fewer images, or resize the images first")
     real_images, fake_images = real.read(0, n), fake.read(0, n)
     dev = resolve_device(device)
     grids = {g: (block_edges(real_images.shape[-2], g), block_edges(real_images.shape[-1], g))
