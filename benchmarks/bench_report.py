@@ -1,0 +1,65 @@
+"""A whole ``genlens report`` on two plain folders of 64-px photo crops, stage by stage.
+
+Writes ``--n`` real crops and ``--n`` crops with a desaturated quadrant (the zoo's real-photo world)
+as PNG folders, runs every default view of ``genlens report`` on them with an empty cache and
+prints each stage's time and the total. As a baseline in the same run it times the atlas stage again
+with the literature's setting (a random VGG16 reading 224-px upsampled copies) and prints the ratio.
+
+    .venv/bin/python benchmarks/bench_report.py [--n 1000] [--size 64] [--baseline/--no-baseline]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+def write_folder(spec: str, folder: Path) -> Path:
+    from genlens.zoo.sources import open_zoo_spec
+
+    folder.mkdir(parents=True)
+    for i, image in enumerate(open_zoo_spec(spec).read_all().numpy()):
+        Image.fromarray(np.ascontiguousarray(image.transpose(1, 2, 0))).save(folder / f"{i:05d}.png")
+    return folder
+
+
+def run(real: Path, fake: Path, out: Path, options: dict | None = None, only: list[str] | None = None) -> dict[str, float]:
+    from genlens import api
+
+    times: dict[str, float] = {}
+    api.report(str(real), str(fake), out, only=only, options=options,
+               on_done=lambda section, seconds: times.__setitem__(section.key, seconds))
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=1000)
+    parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--baseline", action=argparse.BooleanOptionalAction, default=True)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        os.environ["GENLENS_CACHE"] = str(root / "cache")  # a new user's empty cache
+        real = write_folder(f"zoo:photos?n={args.n}&size={args.size}", root / "real")
+        fake = write_folder(f"zoo:photo_desaturate_region?n={args.n}&size={args.size}", root / "fake")
+        start = time.perf_counter()
+        times = run(real, fake, root / "report")
+        total = time.perf_counter() - start
+        for key, seconds in times.items():
+            print(f"  {key:<10} {seconds:7.1f} s")
+        print(f"report, {args.n} + {args.n} images of {args.size} px: {total:.1f} s")
+        if args.baseline:
+            atlas = run(real, fake, root / "atlas-224", {"atlas": {"input_size": 224}}, ["atlas"])["atlas"]
+            print(f"atlas stage: default {times['atlas']:.1f} s, random VGG16 at 224 px {atlas:.1f} s "
+                  f"(ratio {atlas / times['atlas']:.1f}x)")
+
+
+if __name__ == "__main__":
+    main()
