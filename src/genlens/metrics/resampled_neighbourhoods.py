@@ -43,7 +43,7 @@ def resampled_radii(screen: _Screen, counts: torch.Tensor, k: int, block_size: i
     n = screen.rows.shape[0]
     dist, index, complete = nearest_others(screen, min(k + EXTRA_LISTED, n - 1), block_size)
     needed = k - (counts - 1)  # other rows still needed beyond the row's own copies
-    drawn = torch.cumsum(counts[:, index], dim=2)  # (B, n, listed): drawn rows up to each list position
+    drawn = torch.cumsum(counts[:, index], dim=2, dtype=torch.int32)  # (B, n, listed): drawn rows so far
     reached = drawn >= needed[..., None]
     position = reached.to(torch.int8).argmax(dim=2)
     radius = torch.gather(dist.expand(counts.shape[0], -1, -1), 2, position[..., None]).squeeze(2)
@@ -69,8 +69,8 @@ def resampled_prdc(real: ArrayLike, fake: ArrayLike, counts_real: np.ndarray, co
     n, m = x.shape[0], y.shape[0]
     centre = (x.sum(dim=0, dtype=torch.float64) + y.sum(dim=0, dtype=torch.float64)) / (n + m)
     sx, sy = _Screen(x, centre, dtype), _Screen(y, centre, dtype)
-    cx = torch.from_numpy(np.asarray(counts_real)).to(dev)
-    cy = torch.from_numpy(np.asarray(counts_fake)).to(dev)
+    cx = torch.from_numpy(np.asarray(counts_real, dtype=np.int32)).to(dev)
+    cy = torch.from_numpy(np.asarray(counts_fake, dtype=np.int32)).to(dev)
     real_r2, fake_r2 = resampled_radii(sx, cx, k, block_size), resampled_radii(sy, cy, k, block_size)
     replicates = cx.shape[0]
     precision_hit = torch.zeros((replicates, m), dtype=torch.bool, device=dev)
