@@ -119,3 +119,11 @@ def test_section_has_summary_table_and_figure(sets):
     assert [row[0] for row in section.table.rows] == ["fid", "precision", "recall", "density", "coverage"]
     assert len(section.figures) == 1 and section.figures[0].png.startswith(b"\x89PNG")
     assert section.data["metrics"]["fid"]["floor"] is not None
+
+
+def test_the_summary_says_which_is_missing_the_floor_or_the_intervals(sets):
+    real, _, shifted = sets
+    no_floor = MetricsReference(_fs(real), metrics=["mmd"], n_boot=5).compare(_fs(shifted), floor=False)
+    assert "pass --floor" in no_floor.summary()
+    no_boot = MetricsReference(_fs(real), metrics=["mmd"], n_boot=0).compare(_fs(shifted), floor=True)
+    assert "--n-boot > 0" in no_boot.summary()

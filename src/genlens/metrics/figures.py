@@ -86,6 +86,8 @@ def summary_sentence(result: "StandardMetrics") -> str:
         parts = [lead + (f" (within noise: {', '.join(within)})" if within else "")]
     elif findings:
         parts = [f"Every metric is within noise of its real-vs-real floor ({len(findings)} judged)"]
+    elif not any(e.floor is not None for e in result.estimates):
+        parts = ["No metric was judged against a real-vs-real floor (none computed: pass --floor)"]
     else:
         parts = ["No metric could be judged against its floor (no intervals: run with --n-boot > 0)"]
     head = names.get("fid") or names.get("kid") or names.get("mmd") or result.estimates[0]
