@@ -76,6 +76,7 @@ class MetricsReference:
         self._floor: dict[str, float] | None = None
         self.floor_notes: tuple[str, ...] = ()
         self._rbf: Any = None
+        self._replicate_cache: dict[str, tuple[np.ndarray, Any]] = {}
 
     @property
     def rbf_kernel(self) -> Any:
@@ -286,20 +287,9 @@ class MetricsReference:
         KID averages the unbiased MMD² of random subsets; its variance is that of the full-sample
         estimate (which the subsets average to, in expectation) plus the subsets' own spread over
         their number (the law of total variance). The replicates give the first term, the subsets'
-        standard deviation the second.
+        standard deviation the second. MMD and CMS share one pass over the RBF kernel.
         """
-        import torch
-
-        from genlens.metrics import PolynomialKernel
-        from genlens.metrics._validate import as_features, pick_device, working_dtype
-        from genlens.metrics.resampled_kernels import bootstrap_counts, resampled_products
-
-        dev = pick_device(real_x, fake_x, device=self.device)
-        kernel, dtype = (PolynomialKernel(), working_dtype(real_x, fake_x)) if family == "kid" else \
-            (self.rbf_kernel, torch.float64)
-        x, y = (as_features(a, name, device=dev, dtype=dtype) for a, name in ((real_x, "real"), (fake_x, "fake")))
-        counts_x, counts_y = bootstrap_counts([len(real_x), len(fake_x)], self.n_boot, self.seed)
-        products = resampled_products(kernel, x, y, counts_x, counts_y)
+        products = self._replicates("poly" if family == "kid" else "rbf", real_x, fake_x)
         estimate, details = values[family]
         if family == "cms":
             se = float(products.cms().std(ddof=1))
@@ -308,6 +298,34 @@ class MetricsReference:
             if family == "kid" and details["subsets"] > 1:
                 se = float(np.hypot(se, details["std"] / np.sqrt(details["subsets"])))
         return {family: normal_interval(estimate, se, self.level, METRICS[family].bounds)}
+
+    def _replicates(self, kernel_name: str, real_x: np.ndarray, fake_x: np.ndarray) -> Any:
+        """The resampled mean-embedding products of one kernel for ``fake_x`` (kept for the next family).
+
+        Kernel values are computed in the features' precision, as KID's are (float32 for extracted
+        features); for the RBF kernel the rows are first centred on their common mean, which leaves
+        distances unchanged and keeps float32 rounding small against them."""
+        from genlens.metrics import PolynomialKernel
+        from genlens.metrics._validate import as_features, pick_device, working_dtype
+        from genlens.metrics.resampled_kernels import bootstrap_counts, resampled_products
+
+        cached = self._replicate_cache.get(kernel_name)
+        if cached is not None and cached[0] is fake_x:
+            return cached[1]
+        dev = pick_device(real_x, fake_x, device=self.device)
+        dtype = working_dtype(real_x, fake_x)
+        x, y = (as_features(a, name, device=dev) for a, name in ((real_x, "real"), (fake_x, "fake")))
+        if kernel_name == "rbf":
+            kernel: Any = self.rbf_kernel
+            centre = (x.sum(dim=0) + y.sum(dim=0)) / (len(x) + len(y))
+            x, y = x - centre, y - centre
+        else:
+            kernel = PolynomialKernel()
+        x, y = x.to(dtype), y.to(dtype)
+        counts_x, counts_y = bootstrap_counts([len(real_x), len(fake_x)], self.n_boot, self.seed)
+        products = resampled_products(kernel, x, y, counts_x, counts_y)
+        self._replicate_cache[kernel_name] = (fake_x, products)
+        return products
 
     def _prdc_cis(self, real_x: np.ndarray, fake_x: np.ndarray,
                   values: dict[str, Any]) -> dict[str, tuple[float, float]]:
