@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from genlens._finite import all_finite
 from genlens._hashing import sha256_file
 from genlens.errors import InputError, WeightsError
 from genlens.features.base import FeatureExtractor
@@ -128,15 +129,17 @@ def load_precomputed(path: str | Path, key: str | None = None) -> np.ndarray:
     """``(n, d)`` features from a ``.npy`` file or an ``.npz`` (``key``, else ``features``, else its only array).
 
     This is what ``--features precomputed`` means: the arrays are the features, no network runs. Checked:
-    two dimensions, a float or integer dtype, no NaN/Inf. Returned as float64 for the metrics.
+    two dimensions, a float or integer dtype, no NaN/Inf. float32 features stay float32, as extracted
+    features are (each metric then works in the precision it documents: KID's and PRDC's screening in
+    float32, sums in float64); anything else becomes float64.
     """
     array, _ = load_array_file(path, key, what="features")
     if array.ndim != 2:
         raise InputError(f"{path}: precomputed features must have shape (n, d), got {array.shape}")
     if array.dtype.kind not in "fiu":
         raise InputError(f"{path}: precomputed features must be numbers, got dtype {array.dtype}")
-    features = np.asarray(array, dtype=np.float64)
-    if not np.isfinite(features).all():
+    features = np.asarray(array, dtype=np.float32 if array.dtype == np.float32 else np.float64)
+    if not all_finite(features):
         bad = int(np.flatnonzero(~np.isfinite(features).all(axis=1))[0])
         raise InputError(f"{path}: precomputed features contain NaN or Inf (first in row {bad})")
     return features
