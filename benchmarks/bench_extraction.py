@@ -7,9 +7,13 @@ module in batches of 64:
 
 * plain loop: ``PIL.Image.open`` -> ``resize`` -> ``np.stack`` -> the model, nothing else;
 * genlens: ``extract_features(FolderSource(folder), InceptionFID(weights=file), cache_dir=False)``;
-* clean-fid: ``cleanfid.fid.get_folder_features`` with the same module as its feature extractor.
+* clean-fid: ``cleanfid.fid.get_folder_features`` with the same module as its feature extractor;
+* torch-fidelity: its ``ImagesPathDataset`` and ``get_featuresdict_from_dataset`` with the same module
+  wrapped as a ``FeatureExtractorBase`` that resizes on the tensor, as torch-fidelity's own Inception
+  does (bilinear to 299; ``save_cpu_ram`` so it reads in the main process, like the others).
 
-Prints images/s of each and genlens as a share of the plain loop (the issue asks >= 90%).
+Prints images/s of each, genlens as a share of the plain loop (the issue asks >= 90%) and genlens
+against each peer.
 
     .venv/bin/python benchmarks/bench_extraction.py [--n 500] [--size 64] [--repeats 2]
 """
@@ -99,6 +103,37 @@ def main() -> None:
             str(Path(tmp, "images")), model=Pool(), num_workers=0, batch_size=BATCH, device=torch.device("cpu"),
             mode="legacy_pytorch", verbose=False), args.n, args.repeats)
         print(f"clean-fid:        {peer:6.2f} img/s   (genlens / clean-fid: {ours / peer:.2f}x)")
+        fidelity = torch_fidelity_rate(paths, model, args.n, args.repeats)
+        if fidelity is not None:
+            print(f"torch-fidelity:   {fidelity:6.2f} img/s   (genlens / torch-fidelity: {ours / fidelity:.2f}x)")
+
+
+def torch_fidelity_rate(paths: list[Path], model: torch.nn.Module, n: int, repeats: int) -> float | None:
+    """Images/s of torch-fidelity's folder pipeline running ``model`` (None when it is not installed)."""
+    try:
+        from torch_fidelity.datasets import ImagesPathDataset
+        from torch_fidelity.feature_extractor_base import FeatureExtractorBase
+        from torch_fidelity.utils import get_featuresdict_from_dataset
+    except ImportError:
+        print("torch-fidelity: not installed")
+        return None
+
+    class SameNetwork(FeatureExtractorBase):
+        def __init__(self) -> None:
+            super().__init__("genlens-bench", ["pool"])
+
+        @staticmethod
+        def get_provided_features_list() -> tuple[str, ...]:
+            return ("pool",)
+
+        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor]:  # uint8 at the file's size, as torch-fidelity feeds
+            x = torch.nn.functional.interpolate(x.float() / 255.0, size=(299, 299), mode="bilinear", align_corners=False)
+            return (model(x)["pool"],)
+
+    extractor = SameNetwork().eval()
+    dataset = ImagesPathDataset([str(p) for p in paths])
+    rate, _ = best_rate(lambda: get_featuresdict_from_dataset(dataset, extractor, BATCH, False, True, False), n, repeats)
+    return rate
 
 
 if __name__ == "__main__":
