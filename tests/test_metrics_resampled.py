@@ -11,9 +11,9 @@ import torch
 from genlens import metrics as m
 from genlens.features.space import FeatureSet
 from genlens.metrics import resampled_kernels
-from genlens.metrics.bootstrap import resamples
+from genlens.metrics.bootstrap import bootstrap_counts, resamples
 from genlens.metrics.reference import MetricsReference
-from genlens.metrics.resampled_kernels import bootstrap_counts, resampled_products
+from genlens.metrics.resampled_kernels import resampled_products
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ from genlens._progress import track
 from genlens.errors import ConfigError, GenlensError
 from genlens.metrics._result import MetricResult
 from genlens.metrics._validate import ArrayLike, check_positive_int
-from genlens.statistics import basic_interval, percentile_interval, resample_indices
+from genlens.statistics import basic_interval, multiplicities, percentile_interval, resample_indices
 
 
 @dataclass(frozen=True)
@@ -68,10 +68,18 @@ def resamples(sizes: Sequence[int], n_boot: int, seed: int = 0) -> Iterator[list
     """The row indices of each set in each of ``n_boot`` resamples, replicate by replicate.
 
     One resample of each set in turn, so the sets' draws interleave: :func:`bootstrap_ci` and the
-    weighted kernel sums of :mod:`genlens.metrics.resampled_kernels` see the same resamples for the same seed."""
+    weighted sums of :func:`bootstrap_counts` see the same resamples for the same seed."""
     rng = np.random.default_rng(seed)
     for _ in range(n_boot):
         yield [resample_indices(size, 1, rng)[0] for size in sizes]
+
+
+def bootstrap_counts(sizes: Sequence[int], n_boot: int, seed: int = 0) -> list[np.ndarray]:
+    """``(n_boot, n)`` draw counts per set: :func:`resamples` as multiplicities, for statistics that
+    are weighted sums over rows (one pass for every replicate)."""
+    indices = list(zip(*resamples(sizes, n_boot, seed))) if n_boot else [() for _ in sizes]
+    return [multiplicities(np.stack(idx), n) if idx else np.zeros((0, n), dtype=np.int64)
+            for idx, n in zip(indices, sizes)]
 
 
 def bootstrap_ci(

@@ -175,6 +175,21 @@ def _inside(screened: torch.Tensor, bound: torch.Tensor, radius2: torch.Tensor, 
     return inside
 
 
+def screened_sets(real: ArrayLike, fake: ArrayLike, k: int, device: str | torch.device | None,
+                  screen_dtype: torch.dtype | None = None) -> tuple[torch.Tensor, torch.Tensor, _Screen, _Screen]:
+    """Both sets checked (``k + 1`` rows each, one dimension) in their working precision, and their
+    screens centred on the pooled mean, in ``screen_dtype`` (default: that working precision)."""
+    dev = pick_device(real, fake, device=device)
+    what = f"PRDC with k={k}"
+    dtype = working_dtype(real, fake)
+    x = as_features(real, "real", device=dev, dtype=dtype, min_samples=k + 1, what=what)
+    y = as_features(fake, "fake", device=dev, dtype=dtype, min_samples=k + 1, what=what)
+    check_same_dim(x, y, ("real", "fake"))
+    centre = (x.sum(dim=0, dtype=torch.float64) + y.sum(dim=0, dtype=torch.float64)) / (x.shape[0] + y.shape[0])
+    screen = screen_dtype or dtype
+    return x, y, _Screen(x, centre, screen), _Screen(y, centre, screen)
+
+
 def prdc(
     real: ArrayLike,
     fake: ArrayLike,
@@ -192,15 +207,9 @@ def prdc(
     """
     k = check_positive_int(k, "k")
     block_size = check_positive_int(block_size, "block_size")
-    dev = pick_device(real, fake, device=device)
-    what = f"PRDC with k={k}"
-    dtype = working_dtype(real, fake)
-    x = as_features(real, "real", device=dev, dtype=dtype, min_samples=k + 1, what=what)
-    y = as_features(fake, "fake", device=dev, dtype=dtype, min_samples=k + 1, what=what)
-    check_same_dim(x, y, ("real", "fake"))
+    x, y, sx, sy = screened_sets(real, fake, k, device)
+    dev = x.device
     n, m = int(x.shape[0]), int(y.shape[0])
-    centre = (x.sum(dim=0, dtype=torch.float64) + y.sum(dim=0, dtype=torch.float64)) / (n + m)
-    sx, sy = _Screen(x, centre, dtype), _Screen(y, centre, dtype)
 
     real_r2 = kth_neighbour_squared(sx, k, block_size)
     fake_r2 = kth_neighbour_squared(sy, k, block_size)

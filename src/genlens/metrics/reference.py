@@ -234,9 +234,9 @@ class MetricsReference:
         """Bootstrap intervals of every scalar of ``family``, from one set of replicates.
 
         Kernel metrics (KID, MMD, CMS) take all replicates from one pass over their kernel matrices
-        (:mod:`genlens.metrics.resampled_kernels`). Other families are evaluated once per replicate
-        (PRDC's four numbers come from one neighbour search); the later scalars replay the recorded
-        replicates through ``bootstrap_ci``, which draws the same resamples in the same order.
+        (:mod:`genlens.metrics.resampled_kernels`), PRDC from one screening of the distances
+        (:mod:`genlens.metrics.resampled_neighbourhoods`); FD is evaluated once per replicate
+        through ``bootstrap_ci``.
         """
         if self.n_boot <= 0:
             return {}, []
@@ -307,7 +307,8 @@ class MetricsReference:
         distances unchanged and keeps float32 rounding small against them."""
         from genlens.metrics import PolynomialKernel
         from genlens.metrics._validate import as_features, pick_device, working_dtype
-        from genlens.metrics.resampled_kernels import bootstrap_counts, resampled_products
+        from genlens.metrics.bootstrap import bootstrap_counts
+        from genlens.metrics.resampled_kernels import resampled_products
 
         cached = self._replicate_cache.get(kernel_name)
         if cached is not None and cached[0] is fake_x:
@@ -331,7 +332,7 @@ class MetricsReference:
                   values: dict[str, Any]) -> dict[str, tuple[float, float]]:
         """Normal intervals of precision, recall, density and coverage, every replicate from one
         screening of the distances (:mod:`genlens.metrics.resampled_neighbourhoods`)."""
-        from genlens.metrics.resampled_kernels import bootstrap_counts
+        from genlens.metrics.bootstrap import bootstrap_counts
         from genlens.metrics.resampled_neighbourhoods import resampled_prdc
 
         counts_x, counts_y = bootstrap_counts([len(real_x), len(fake_x)], self.n_boot, self.seed)

@@ -19,9 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from genlens.metrics.bootstrap import resamples
 from genlens.metrics.kernels import Kernel
-from genlens.statistics import multiplicities
 
 #: Bytes of one float64 tile of kernel values (rows x m): bounds memory whatever the set sizes.
 TILE_BYTES = 2**28
@@ -44,13 +42,6 @@ class ResampledProducts:
     def cms(self) -> np.ndarray:
         """Biased CMS of every replicate (``genlens.metrics.cms``'s default estimator)."""
         return self.ab / np.sqrt(self.aa_biased * self.bb_biased)
-
-
-def bootstrap_counts(sizes: list[int], n_boot: int, seed: int) -> list[np.ndarray]:
-    """``(n_boot, n)`` draw counts per set, for the resamples :func:`~genlens.metrics.bootstrap_ci` draws."""
-    indices = list(zip(*resamples(sizes, n_boot, seed))) if n_boot else [() for _ in sizes]
-    return [multiplicities(np.stack(idx), n) if idx else np.zeros((0, n), dtype=np.int64)
-            for idx, n in zip(indices, sizes)]
 
 
 def resampled_products(kernel: Kernel, x: torch.Tensor, y: torch.Tensor, counts_x: np.ndarray,

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 
 from genlens._progress import track
-from genlens.metrics._validate import ArrayLike, as_features, pick_device, working_dtype
-from genlens.metrics.neighbourhoods import _Screen, exact_squared, nearest_others
+from genlens.metrics._validate import ArrayLike
+from genlens.metrics.neighbourhoods import _Screen, exact_squared, nearest_others, screened_sets
 
 #: Nearest other rows kept per row: a radius needs k drawn rows among them (each is absent from a
 #: resample with probability about 1/e), so k + 27 leaves a row short about once in 10^9.
@@ -62,14 +62,11 @@ def resampled_prdc(real: ArrayLike, fake: ArrayLike, counts_real: np.ndarray, co
                    *, strict: bool = True, block_size: int = 1024,
                    device: str | torch.device | None = None) -> ResampledPRDC:
     """PRDC of every resample ``(counts_real[r], counts_fake[r])`` of ``real`` against ``fake``."""
-    dev = pick_device(real, fake, device=device)
-    x = as_features(real, "real", device=dev, dtype=working_dtype(real, fake), min_samples=k + 1)
-    y = as_features(fake, "fake", device=dev, dtype=working_dtype(real, fake), min_samples=k + 1)
-    n, m = x.shape[0], y.shape[0]
-    centre = (x.sum(dim=0, dtype=torch.float64) + y.sum(dim=0, dtype=torch.float64)) / (n + m)
     # screened in float64 whatever the features: with dozens of replicates' radii per row, a float32
     # bound would send a large share of pairs to the referee (at 10k x 2048, 26 s of referee vs none)
-    sx, sy = _Screen(x, centre, torch.float64), _Screen(y, centre, torch.float64)
+    x, y, sx, sy = screened_sets(real, fake, k, device, screen_dtype=torch.float64)
+    dev = x.device
+    n, m = x.shape[0], y.shape[0]
     cx = torch.from_numpy(np.asarray(counts_real, dtype=np.int32)).to(dev)
     cy = torch.from_numpy(np.asarray(counts_fake, dtype=np.int32)).to(dev)
     real_r2, fake_r2 = resampled_radii(sx, cx, k, block_size), resampled_radii(sy, cy, k, block_size)
