@@ -205,3 +205,27 @@ def test_compare_sources_end_to_end_on_arrays():
     figures = result.figures()
     assert [f.name for f in figures] == ["areas", "presence"]
     assert all(f.png.startswith(b"\x89PNG") for f in figures)
+
+
+def test_batches_that_would_not_fit_in_memory_are_refused_before_segmenting(monkeypatch):
+    """A batch of large images is refused in one line, naming the option that shrinks it; a smaller
+    batch of the same images passes the check."""
+    import genlens._memory as memory
+    from genlens.errors import MemoryNeedError
+    from genlens.io import ArraySource
+    from genlens.semantics.segmenter import LABEL_BYTES, segment_source
+
+    calls = []
+
+    def segmenter(images):
+        calls.append(len(images))
+        return torch.zeros(images.shape[0], *images.shape[2:], dtype=torch.int64)
+
+    segmenter.classes = ["background", "object"]
+    images = ArraySource(np.zeros((8, 3, 64, 64), np.uint8))
+    monkeypatch.setattr(memory, "free_bytes", lambda device=None: LABEL_BYTES * 4 * 64 * 64)  # 4 images' worth
+    with pytest.raises(MemoryNeedError, match=r"segmenting batches of 8 images of 64x64 .* semantics.batch_size"):
+        segment_source(images, segmenter, batch_size=8)
+    assert calls == []
+    areas = segment_source(images, segmenter, batch_size=2)
+    assert calls == [2, 2, 2, 2] and areas.shape == (8, 2)

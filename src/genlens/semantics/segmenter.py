@@ -17,9 +17,15 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import torch
 
+from genlens._memory import require
 from genlens._progress import track
 from genlens.errors import ConfigError, InputError
 from genlens.io.base import ImageSource
+
+#: Bytes per pixel of one batch that segmenting holds at once besides the segmenter itself: the uint8
+#: images (3), the segmenter's ids and their checked int64 copy (16), the offset copy counted by
+#: ``class_areas`` (8), and slack for the resize. The areas kept per image are a few floats.
+LABEL_BYTES = 32
 
 
 @runtime_checkable
@@ -115,6 +121,10 @@ def iter_segmentations(
     from genlens.io.preprocess import resize_uint8
 
     n = len(source) if max_images is None else min(len(source), max_images)
+    height, width = size or source.image_size
+    batch = min(batch_size, n)
+    require(LABEL_BYTES * batch * height * width, f"segmenting batches of {batch} images of {height}x{width}",
+            "use a smaller --set semantics.batch_size")
     starts = range(0, n, batch_size)
     for lo in track(starts, description, total=len(starts)):
         images = source.read(lo, min(lo + batch_size, n))
