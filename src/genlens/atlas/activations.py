@@ -20,9 +20,14 @@ from torch import nn
 from genlens._device import conv_layout, resolve_device
 from genlens._progress import track
 from genlens._torch_compat import load_jvp_decompositions
+from genlens.features.shared_pass import hooked_forward
 from genlens.atlas.model import AtlasModel
 from genlens.errors import ConfigError, InputError
 from genlens.io.base import ImageSource
+
+
+#: The atlas's name in a report's shared network passes.
+CONSUMER = "atlas"
 
 
 @dataclass(frozen=True)
@@ -56,10 +61,6 @@ class LayerActivations:
         )
 
 
-class _StopForward(Exception):
-    """Raised once every hooked layer has fired, when nothing later in the network is needed."""
-
-
 def as_spatial(output: object) -> torch.Tensor:
     """A layer's output as ``(B, C, h, w)``: first element of tuples; ViT tokens ``(B, N, C)`` become a
     ``sqrt(N - prefix)`` square grid after dropping the class/register prefix tokens."""
@@ -88,27 +89,12 @@ def _modules(model: AtlasModel, layers: Sequence[str]) -> list[nn.Module]:
 
 def _forward(model: AtlasModel, x: torch.Tensor, layers: Sequence[str], need_logits: bool):
     """Run the module once, returning ``({layer: (B,C,h,w)}, logits or None)``."""
-    captured: dict[str, torch.Tensor] = {}
+    outputs, logits = hooked_forward(model.module, dict(zip(layers, _modules(model, layers))), x, need_logits)
+    return {name: as_spatial(value) for name, value in outputs.items()}, logits
 
-    def hook(name: str):
-        def capture(_m: nn.Module, _i: object, out: object) -> None:
-            captured[name] = as_spatial(out).detach().clone()  # later in-place ops must not change it
-            if not need_logits and len(captured) == len(layers):
-                raise _StopForward
-        return capture
 
-    handles = [m.register_forward_hook(hook(name)) for name, m in zip(layers, _modules(model, layers))]
-    logits = None
-    try:
-        out = model.module(x)
-        if isinstance(out, torch.Tensor) and out.ndim == 2:
-            logits = out.detach()
-    except _StopForward:
-        pass
-    finally:
-        for handle in handles:
-            handle.remove()
-    return captured, logits
+class _Stop(Exception):
+    """Raised by the gradient probe's hook: nothing after the probed layer is needed."""
 
 
 def effective_patch(model: AtlasModel, layer: str, device: torch.device, threshold: float = 0.05) -> int:
@@ -122,14 +108,14 @@ def effective_patch(model: AtlasModel, layer: str, device: torch.device, thresho
 
     def capture(_m: nn.Module, _i: object, out: object) -> None:
         store["h"] = as_spatial(out)
-        raise _StopForward  # nothing after the layer is needed
+        raise _Stop  # nothing after the layer is needed
 
     handle = target.register_forward_hook(capture)
     try:
         with torch.enable_grad():
             try:
                 model.module(model.to_input(x))
-            except _StopForward:
+            except _Stop:
                 pass
             h = store["h"]
             h[:, :, h.shape[2] // 2, h.shape[3] // 2].abs().sum().backward()
@@ -172,6 +158,76 @@ def sample_positions(n_images: int, positions: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).random((n_images, positions, 2))
 
 
+def check_request(model: AtlasModel, layers: Sequence[str] | None, positions: int,
+                  attribution: bool = False) -> tuple[str, ...]:
+    """The layers to read (the model's defaults when none are given), after checking the request."""
+    layers = tuple(layers or model.default_layers)
+    if not layers:
+        raise ConfigError(f"no layers given and no default layers known for {model.name}; pass --layers")
+    if positions < 1:
+        raise ConfigError(f"positions must be >= 1, got {positions}")
+    if attribution and model.classes is None:
+        raise ConfigError(f"attribution needs class logits; {model.name} has no class names")
+    _modules(model, layers)
+    return layers
+
+
+@dataclass(frozen=True)
+class PositionSampler:
+    """What the atlas keeps of a batch of layer outputs: the activations at each image's sampled positions.
+
+    ``rel`` holds every image's relative positions (:func:`sample_positions`); images ``lo:hi`` of set
+    ``set_index`` use rows ``lo:hi``. Called by :func:`collect_activations` and, in a report, by the
+    network pass the atlas shares with other views (:mod:`genlens.features.shared_pass`)."""
+
+    rel: np.ndarray
+    set_index: int
+
+    def __call__(self, outputs: Mapping[str, torch.Tensor], logits: torch.Tensor | None, lo: int,
+                 hi: int) -> dict[str, dict[str, np.ndarray]]:
+        positions = self.rel.shape[1]
+        predicted = logits.argmax(1).cpu().numpy() if logits is not None else np.full(hi - lo, -1)
+        rows: dict[str, dict[str, np.ndarray]] = {}
+        for layer, output in outputs.items():
+            fmap = as_spatial(output)
+            h, w = fmap.shape[2:]
+            u = torch.from_numpy(self.rel[lo:hi]).to(fmap.device)
+            ys = (u[..., 0] * h).long().clamp_(0, h - 1)
+            xs = (u[..., 1] * w).long().clamp_(0, w - 1)
+            b = torch.arange(hi - lo, device=fmap.device)[:, None].expand_as(ys)
+            values = fmap.permute(0, 2, 3, 1)[b, ys, xs].reshape(-1, fmap.shape[1])
+            rows[layer] = {
+                "values": values.float().cpu().numpy(),
+                "set_index": np.full(values.shape[0], self.set_index, dtype=np.int8),
+                "image_id": np.repeat(np.arange(lo, hi), positions),
+                "yx": torch.stack([ys, xs], -1).reshape(-1, 2).cpu().numpy(),
+                "predicted": np.repeat(predicted, positions),
+                "grid": np.array([h, w]),
+            }
+        return rows
+
+
+def assemble(batches: Sequence[Mapping[str, Mapping[str, np.ndarray]]], patch: Mapping[str, int],
+             input_size: tuple[int, int], image_sizes: Sequence[tuple[int, int]]) -> dict[str, LayerActivations]:
+    """One :class:`LayerActivations` per layer from :class:`PositionSampler` batches (sets in order),
+    with each row's patch box in its own set's source pixels (``image_sizes[set_index]``)."""
+    out = {}
+    for layer in batches[0]:
+        parts = [batch[layer] for batch in batches]
+        rows = {key: np.concatenate([part[key] for part in parts]) for key in parts[0] if key != "grid"}
+        grid = (int(parts[-1]["grid"][0]), int(parts[-1]["grid"][1]))
+        boxes = np.empty((len(rows["values"]), 4), dtype=np.int32)
+        for set_index, image_size in enumerate(image_sizes):
+            mine = rows["set_index"] == set_index
+            boxes[mine] = _boxes(rows["yx"][mine, 0], rows["yx"][mine, 1], grid, patch[layer], input_size, image_size)
+        out[layer] = LayerActivations(
+            layer=layer, values=rows["values"], set_index=rows["set_index"], image_id=rows["image_id"],
+            yx=rows["yx"], grid_shape=grid, boxes=boxes, predicted=rows["predicted"],
+            attribution=rows.get("attribution"),
+        )
+    return out
+
+
 @torch.no_grad()
 def collect_activations(
     model: AtlasModel,
@@ -183,80 +239,49 @@ def collect_activations(
     batch_size: int = 64,
     attribution: bool = False,
     device: str | torch.device | None = None,
+    shared: Sequence[Sequence[Mapping[str, Mapping[str, np.ndarray]]] | None] | None = None,
 ) -> dict[str, LayerActivations]:
-    """Sample activations of ``layers`` for every source (set index = order in ``sources``)."""
-    layers = tuple(layers or model.default_layers)
-    if not layers:
-        raise ConfigError(f"no layers given and no default layers known for {model.name}; pass --layers")
-    if positions < 1:
-        raise ConfigError(f"positions must be >= 1, got {positions}")
-    if attribution and model.classes is None:
-        raise ConfigError(f"attribution needs class logits; {model.name} has no class names")
+    """Sample activations of ``layers`` for every source (set index = order in ``sources``).
+
+    ``shared``: per source, its :class:`PositionSampler` batches from a report's shared network pass
+    (``None`` for a source this function must run the network on itself)."""
+    layers = check_request(model, layers, positions, attribution)
     dev = resolve_device(device)
     model.module.to(dev).eval()
-    _modules(model, layers)
     counts = {name: min(len(src), max_images or len(src)) for name, src in sources.items()}
     for name, n in counts.items():
         if n < 1:
             raise InputError(f"the {name} set has no images")
     rel = sample_positions(max(counts.values()), positions, seed)
     patch = {layer: effective_patch(model, layer, dev) for layer in layers}
-    parts: dict[str, dict[str, list[np.ndarray]]] = {layer: {} for layer in layers}
-    grids: dict[str, tuple[int, int]] = {}
-    total = sum(math.ceil(n / batch_size) for n in counts.values())
-    steps = ((i, name, lo) for i, (name, n) in enumerate(counts.items()) for lo in range(0, n, batch_size))
+    shared = list(shared) if shared is not None else [None] * len(sources)
+    own = [i for i, batches in enumerate(shared) if batches is None]
+    batches: list[list[Mapping[str, Mapping[str, np.ndarray]]]] = [list(b) if b is not None else [] for b in shared]
+    total = sum(math.ceil(counts[name] / batch_size) for i, name in enumerate(counts) if i in own)
+    steps = ((i, name, lo) for i, name in enumerate(counts) if i in own for lo in range(0, counts[name], batch_size))
     for set_index, name, lo in track(steps, "collecting activations", total=total):
-        src = sources[name]
         hi = min(lo + batch_size, counts[name])
-        images = src.read(lo, hi)
-        x = conv_layout(model.prepare(images, dev))
+        x = conv_layout(model.prepare(sources[name].read(lo, hi), dev))
         fmaps, logits = _forward(model, x, layers, need_logits=model.classes is not None)
-        predicted = logits.argmax(1).cpu().numpy() if logits is not None else np.full(hi - lo, -1)
-        u = torch.from_numpy(rel[lo:hi]).to(dev)
-        for layer in layers:
-            fmap = fmaps[layer]
-            h, w = fmap.shape[2:]
-            grids[layer] = (h, w)
-            ys = (u[..., 0] * h).long().clamp_(0, h - 1)
-            xs = (u[..., 1] * w).long().clamp_(0, w - 1)
-            b = torch.arange(hi - lo, device=dev)[:, None].expand_as(ys)
-            values = fmap.permute(0, 2, 3, 1)[b, ys, xs].reshape(-1, fmap.shape[1])
-            rows = {
-                "values": values.float().cpu().numpy(),
-                "set_index": np.full(values.shape[0], set_index, dtype=np.int8),
-                "image_id": np.repeat(np.arange(lo, hi), positions),
-                "yx": torch.stack([ys, xs], -1).reshape(-1, 2).cpu().numpy(),
-                "predicted": np.repeat(predicted, positions),
-                "boxes": _boxes(ys, xs, (h, w), patch[layer], model.input_size, src.image_size),
-            }
-            if attribution:
-                with torch.enable_grad():
-                    rows["attribution"] = _attribution(model, x, layer, fmap, ys, xs).detach().float().cpu().numpy()
-            for key, value in rows.items():
-                parts[layer].setdefault(key, []).append(value)
-    return {
-        layer: LayerActivations(
-            layer=layer,
-            values=np.concatenate(p["values"]),
-            set_index=np.concatenate(p["set_index"]),
-            image_id=np.concatenate(p["image_id"]),
-            yx=np.concatenate(p["yx"]),
-            grid_shape=grids[layer],
-            boxes=np.concatenate(p["boxes"]),
-            predicted=np.concatenate(p["predicted"]),
-            attribution=np.concatenate(p["attribution"]) if attribution else None,
-        )
-        for layer, p in parts.items()
-    }
+        rows = PositionSampler(rel, set_index)(fmaps, logits, lo, hi)
+        if attribution:
+            with torch.enable_grad():
+                for layer in layers:
+                    yx = torch.from_numpy(rows[layer]["yx"]).to(dev).view(hi - lo, positions, 2)
+                    rows[layer]["attribution"] = _attribution(model, x, layer, fmaps[layer], yx[..., 0],
+                                                              yx[..., 1]).detach().float().cpu().numpy()
+        batches[set_index].append(rows)
+    return assemble([b for per_set in batches for b in per_set], patch, model.input_size,
+                    [tuple(src.image_size) for src in sources.values()])
 
 
-def _boxes(ys: torch.Tensor, xs: torch.Tensor, grid: tuple[int, int], side: int, input_size: tuple[int, int],
+def _boxes(ys: np.ndarray, xs: np.ndarray, grid: tuple[int, int], side: int, input_size: tuple[int, int],
            image_size: tuple[int, int]) -> np.ndarray:
     """Patch boxes in source pixels: ``side`` input pixels centred on the grid cell's centre."""
     scale_y = image_size[0] / input_size[0]
     scale_x = image_size[1] / input_size[1]
-    cy = (ys.cpu().numpy().reshape(-1) + 0.5) * input_size[0] / grid[0]
-    cx = (xs.cpu().numpy().reshape(-1) + 0.5) * input_size[1] / grid[1]
+    cy = (np.asarray(ys).reshape(-1) + 0.5) * input_size[0] / grid[0]
+    cx = (np.asarray(xs).reshape(-1) + 0.5) * input_size[1] / grid[1]
     half = side / 2.0
     y0 = np.clip(np.floor((cy - half) * scale_y), 0, image_size[0] - 1)
     x0 = np.clip(np.floor((cx - half) * scale_x), 0, image_size[1] - 1)

@@ -7,12 +7,19 @@ from pathlib import Path
 
 import numpy as np
 
-from genlens.atlas.activations import LayerActivations, collect_activations
+from genlens.atlas.activations import (
+    CONSUMER,
+    LayerActivations,
+    PositionSampler,
+    collect_activations,
+    sample_positions,
+)
 from genlens.atlas.layout import Layout, LayoutConfig, fit_layout
-from genlens.atlas.model import AtlasModel, resolve_model
+from genlens.atlas.model import AtlasModel, resolve_model, shared_network
 from genlens.atlas.result import AtlasResult, Cell, Example, GridResult, LayerResult
 from genlens.atlas import stats
 from genlens.errors import ConfigError, TooFewSamplesError
+from genlens.features.shared_pass import SharedPasses
 from genlens.io.base import ImageSource
 
 SET_NAMES = ("real", "fake")
@@ -44,6 +51,7 @@ def analyze_atlas(
     seed: int = 0,
     device: str | None = None,
     cache_dir: str | Path | None = None,
+    passes: SharedPasses | None = None,
 ) -> AtlasResult:
     """Compare ``real`` and ``fake`` in the activation space of ``model`` (see :mod:`genlens.atlas`).
 
@@ -54,7 +62,10 @@ def analyze_atlas(
 
     ``shared_layouts`` lets many checkpoints share one map: pass the same (initially empty) dict to
     every call; a layer's layout is fitted on the first call and only ``place``-d afterwards. Use it
-    with ``LayoutConfig(mode="reference")`` so the map is fitted on real activations alone."""
+    with ``LayoutConfig(mode="reference")`` so the map is fitted on real activations alone.
+
+    ``passes``: a report's shared network passes (:func:`plan_atlas` planned this call's), which give
+    the activations when another view reads the same network on the same images."""
     for name, src in (("real", real), ("fake", fake)):
         n = min(len(src), max_images or len(src))
         if n < MIN_IMAGES:
@@ -63,8 +74,13 @@ def analyze_atlas(
         raise ConfigError(f"grid sizes must be integers >= 2, got {list(grids)}")
     atlas_model = model if isinstance(model, AtlasModel) else resolve_model(
         model, weights=weights, image_size=tuple(real.image_size), input_size=input_size, quick=quick, seed=seed)
+    shared = None
+    network = shared_network(atlas_model.name, weights, real.image_size, input_size, seed)
+    if passes is not None and network is not None and not attribution:
+        shared = [passes.take(CONSUMER, network[0], src, min(len(src), max_images or len(src)), atlas_model.module)
+                  for src in (real, fake)]
     acts = collect_activations(atlas_model, {"real": real, "fake": fake}, layers, positions=positions, seed=seed,
-                               max_images=max_images, attribution=attribution, device=device)
+                               max_images=max_images, attribution=attribution, device=device, shared=shared)
     classes = atlas_model.classes
     layer_results = []
     for layer, act in acts.items():
@@ -101,6 +117,22 @@ def analyze_atlas(
         positions=positions, seed=seed, layout=layout.to_dict(), real=real.describe(), fake=fake.describe(),
         n_real=n_real, n_fake=n_fake, notes=notes,
     )
+
+
+def plan_atlas(passes: SharedPasses, real: ImageSource, fake: ImageSource, model: str, weights: str | Path,
+               layers: Sequence[str] | None, positions: int, max_images: int | None, input_size: int | None,
+               seed: int) -> None:
+    """Plan :func:`analyze_atlas`'s activations of both sets in a report's shared network passes (for
+    networks a pass can build; attribution needs its own forward passes and is not planned)."""
+    network = shared_network(model, weights, real.image_size, input_size, seed)
+    if network is None or not (layers or network[1]):
+        return
+    net, default_layers, has_classes = network
+    counts = [min(len(src), max_images or len(src)) for src in (real, fake)]
+    rel = sample_positions(max(counts), positions, seed)
+    for set_index, (src, n) in enumerate(zip((real, fake), counts)):
+        passes.plan(CONSUMER, net, src, n, tuple(layers or default_layers), PositionSampler(rel, set_index),
+                    logits=has_classes)
 
 
 def top_classes(cells: np.ndarray, predicted: np.ndarray, n_cells: int, n_classes: int, k: int = 3) -> np.ndarray:

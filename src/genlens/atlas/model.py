@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from genlens.errors import ConfigError
+from genlens.features.shared_pass import Network
 from genlens.io.preprocess import resize_uint8
 from genlens.plugins import Registry, load_attr
 
@@ -117,10 +118,9 @@ def resolve_model(
     factory = _MODELS.get(name)
     if factory is not None:
         return factory(image_size=image_size, input_size=input_size, quick=quick, seed=seed, weights=weights)
-    if name == "random-vgg16" or name.startswith("torchvision:"):
-        arch, weights = ("vgg16", "random") if name == "random-vgg16" else (name.split(":", 2)[1], weights)
-        if not arch:
-            raise ConfigError("torchvision model needs an architecture, e.g. torchvision:resnet50")
+    spec = torchvision_spec(name, weights)
+    if spec is not None:
+        arch, weights = spec
         module, record = build_torchvision_model(arch, weights, seed)
         size = (int(input_size),) * 2 if input_size else default_input_size(weights, image_size)
         layers = _family_layers(arch) or probe_spatial_layers(module, size)
@@ -137,6 +137,34 @@ def resolve_model(
         f"unknown atlas model {name!r}; use {registered}random-vgg16, torchvision:<arch> "
         "(with --weights default|random|PATH) or pkg.module:factory"
     )
+
+
+def torchvision_spec(name: str, weights: str | Path = "default") -> tuple[str, str | Path] | None:
+    """``(arch, weights)`` of ``random-vgg16`` and ``torchvision:<arch>``; ``None`` for other names
+    (registered models, factories)."""
+    if _MODELS.get(name) is not None or not (name == "random-vgg16" or name.startswith("torchvision:")):
+        return None
+    if name == "random-vgg16":
+        return "vgg16", "random"
+    arch = name.split(":", 2)[1]
+    if not arch:
+        raise ConfigError("torchvision model needs an architecture, e.g. torchvision:resnet50")
+    return arch, weights
+
+
+def shared_network(name: str, weights: str | Path, image_size: Sequence[int], input_size: int | None,
+                   seed: int) -> tuple[Network, tuple[str, ...], bool] | None:
+    """The network ``resolve_model`` builds for ``name``, its default layers and whether it has class
+    logits, as a report's shared passes know it (:mod:`genlens.features.shared_pass`) -- without
+    building it; ``None`` for models a shared pass cannot build (registered models, factories, a
+    weights file) or without known default layers."""
+    spec = torchvision_spec(name, weights)
+    if spec is None or str(spec[1]) not in ("random", "default"):
+        return None
+    arch, weights = spec
+    size = (int(input_size),) * 2 if input_size else default_input_size(weights, image_size)
+    has_classes = weights == "default" and _imagenet_classes(arch) is not None
+    return Network.of(arch, str(weights), seed, size), _family_layers(arch), has_classes
 
 
 #: Sides a torchvision network reads by default: pretrained weights saw 224-px ImageNet crops; random

@@ -173,19 +173,39 @@ class AtlasMeter:
     """Per-step atlas values of generated images against an :class:`AtlasReference`."""
 
     def __init__(self, reference: AtlasReference, image_size: tuple[int, int], device: str | None = None) -> None:
+        from genlens.atlas.model import shared_network
+
         self.ref, self.device = reference, device
-        self.model = _resolve(reference.model, reference.model_options, image_size, reference.seed)
+        options = reference.model_options
+        self.model = _resolve(reference.model, options, image_size, reference.seed)
+        found = shared_network(reference.model, options.get("weights", "default"), image_size,
+                               options.get("input_size"), reference.seed)
+        self._network = found[0] if found is not None else None
         self._floors: dict[tuple[str, int], float] = {}
 
-    def __call__(self, images: torch.Tensor, n_boot: int = 0) -> Measurements:
+    def plan(self, passes: Any, images: torch.Tensor) -> None:
+        """Plan this step's activations in shared passes (:mod:`genlens.features.shared_pass`)."""
+        from genlens.atlas.activations import CONSUMER, PositionSampler, sample_positions
+
+        if self._network is not None:
+            sampler = PositionSampler(sample_positions(len(images), self.ref.positions, self.ref.seed), 0)
+            passes.plan(CONSUMER, self._network, images, len(images), self.ref.layers, sampler,
+                        logits=self.model.classes is not None)
+
+    def __call__(self, images: torch.Tensor, n_boot: int = 0, passes: Any = None) -> Measurements:
         """Per layer: JS (judged), its floor (shown), its standard error over ``n_boot`` resamples of the
-        images, and the generated cell counts (an array, from which events name cells)."""
+        images, and the generated cell counts (an array, from which events name cells). ``passes``: the
+        step's shared passes, which give the activations when :meth:`plan` put them there."""
         from genlens.atlas import collect_activations
+        from genlens.atlas.activations import CONSUMER
         from genlens.io import ArraySource
         from genlens.statistics import resample_counts, standard_error
 
+        shared = None
+        if passes is not None and self._network is not None:
+            shared = [passes.take(CONSUMER, self._network, images, len(images), self.model.module)]
         acts = collect_activations(self.model, {"fake": ArraySource(images, name="samples")}, self.ref.layers,
-                                   positions=self.ref.positions, seed=self.ref.seed, device=self.device)
+                                   positions=self.ref.positions, seed=self.ref.seed, device=self.device, shared=shared)
         values: dict[str, Measurement] = {}
         arrays: dict[str, np.ndarray] = {}
         for layer in self.ref.layers:

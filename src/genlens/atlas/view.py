@@ -90,6 +90,15 @@ class AtlasView(View):
             return f"the activation atlas needs at least {MIN_IMAGES} real and {MIN_IMAGES} generated images"
         return None
 
+    def plan(self, passes: Any, real: ImageSource, fake: ImageSource, options: AtlasOptions, ctx: RunContext,
+             fitted: bool) -> None:
+        """The sampled activations of both sets (the atlas reads the real set again for every generated one)."""
+        from genlens.atlas.analysis import plan_atlas
+
+        if not options.attribution:
+            plan_atlas(passes, real, fake, model_for(real, options), options.weights, options.layers,
+                       options.positions, options.max_images, options.input_size, ctx.seed)
+
     def fit(self, real: ImageSource, options: AtlasOptions, ctx: RunContext) -> FittedAtlas:
         return FittedAtlas(options, model_for(real, options), real)
 
@@ -104,6 +113,7 @@ class AtlasView(View):
             grids=tuple(o.grids), positions=o.positions, max_images=o.max_images, layout=layout, alpha=o.alpha,
             splits=o.splits, attribution=o.attribution, icons=o.icons, icon_steps=o.icon_steps, weights=o.weights,
             input_size=o.input_size, quick=o.quick, seed=ctx.seed, device=ctx.device, cache_dir=ctx.cache_dir,
+            passes=ctx.passes,
         )
 
     def section(self, reference: FittedAtlas, fake: ImageSource, ctx: RunContext) -> Section:
@@ -127,10 +137,17 @@ class AtlasView(View):
                                        options.positions, seed=ctx.seed, device=ctx.device)
         return FittedAtlas(options, model, None, frozen)
 
+    def plan_measure(self, passes: Any, reference: FittedAtlas, images: torch.Tensor, ctx: RunContext) -> None:
+        self._meter(reference, images, ctx).plan(passes, images)
+
     def measure(self, reference: FittedAtlas, images: torch.Tensor, ctx: RunContext, n_boot: int = 20) -> Measurements:
+        return self._meter(reference, images, ctx)(images, n_boot=n_boot, passes=ctx.passes)
+
+    @staticmethod
+    def _meter(reference: FittedAtlas, images: torch.Tensor, ctx: RunContext) -> AtlasMeter:
         if reference.meter is None:
             reference.meter = AtlasMeter(reference.frozen, tuple(images.shape[-2:]), device=ctx.device)
-        return reference.meter(images, n_boot=n_boot)
+        return reference.meter
 
     def direction(self, metric: str) -> bool | None:
         return False if js_layer(metric) is not None else None

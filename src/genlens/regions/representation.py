@@ -36,9 +36,12 @@ import torch
 
 from genlens._memory import require
 from genlens.errors import ConfigError
+from genlens.features.shared_pass import Network, SharedPasses
 from genlens.io.base import ImageSource
 
 PIXELS = "pixels"
+#: This view's name in a report's shared network passes.
+CONSUMER = "regions"
 #: The feature map regions uses for images that name none of their own: relu2_2 of a random VGG-16,
 #: which sees blur and texture that pixels do not (measured on photo crops; see docs/regions.md).
 GENERIC = "random-vgg16:features.8"
@@ -134,22 +137,66 @@ def extractor_of(rep: Representation, device: str | None = None, seed: int = 0, 
     return get_extractor(rep.extractor, device=device, layers=rep.layer, spatial=True, input_size=None)
 
 
+def network_of(rep: Representation, image_size: tuple[int, int], seed: int = 0) -> Network | None:
+    """The torchvision network (read at the images' own size) behind ``rep``, so a report can share its
+    pass with another view reading the same network; ``None`` for pixels and other extractors."""
+    if rep.extractor == "random-vgg16":
+        return Network.of("vgg16", "random", seed, image_size)
+    if rep.extractor is not None and rep.extractor.startswith("torchvision:"):
+        return Network.of(rep.extractor.split(":", 1)[1], "default", seed, image_size)
+    return None
+
+
+def image_count(source: ImageSource, max_images: int | None) -> int:
+    """How many images the view reads of ``source``: its first ``max_images`` (all when ``None``)."""
+    return len(source) if max_images is None else min(len(source), max_images)
+
+
+def plan_maps(passes: SharedPasses, source: ImageSource | torch.Tensor, rep: Representation,
+              max_images: int | None, seed: int = 0) -> None:
+    """Plan the feature maps of ``source`` (a tracking step's tensor of images, or a set) in shared passes
+    (:func:`feature_maps` takes them)."""
+    if isinstance(source, torch.Tensor):
+        size, n = tuple(source.shape[-2:]), len(source) if max_images is None else min(len(source), max_images)
+    else:
+        size, n = source.image_size, image_count(source, max_images)
+    network = network_of(rep, size, seed)
+    if network is not None and rep.layer is not None:
+        passes.plan(CONSUMER, network, source, n, [rep.layer], _whole_map)
+
+
+def _whole_map(outputs: dict[str, torch.Tensor], _logits: Any, _lo: int, _hi: int) -> np.ndarray:
+    """What regions keeps of a shared batch: the whole map, float32 on the CPU (as an extraction gives it)."""
+    (value,) = outputs.values()
+    return value.to(torch.float32).cpu().numpy()
+
+
 def feature_maps(source: ImageSource, rep: Representation, max_images: int | None, device: str | None = None,
-                 seed: int = 0, extractor: Any = None, cache_dir: Any = None) -> tuple[torch.Tensor, dict[str, Any], Any]:
+                 seed: int = 0, extractor: Any = None, cache_dir: Any = None,
+                 passes: SharedPasses | None = None, planned_on: Any = None) -> tuple[torch.Tensor, dict[str, Any], Any]:
     """``(n, h, w, C)`` float64 feature maps of the first ``max_images`` images, their provenance, and the
     extractor (reuse it for the generated set). Without ``extractor``, ``source`` is the real set: a
-    representation trained on real images trains on it."""
+    representation trained on real images trains on it. ``passes``: shared passes, which give the maps
+    when another view planned the same network on these images (``planned_on``: what they were planned
+    on, when not ``source`` itself: a tracking step's tensor)."""
     from genlens.features import extract_features
     from genlens.io.subset import PrefixSource
 
     extractor = extractor if extractor is not None else extractor_of(rep, device, seed, source, cache_dir)
-    n = len(source) if max_images is None else min(len(source), max_images)
+    n = image_count(source, max_images)
     per_image = int(extractor(source.read(0, 1))[extractor.outputs[0]].numel())  # one probe image
     require(n * per_image * BYTES_PER_VALUE, f"regions on {rep.name} maps of {n} images ({per_image} values each)",
             "use fewer images (--n) or a representation with fewer sites or channels, e.g. pixels:4@256x256")
-    head = source if n >= len(source) else PrefixSource(source, n)
-    maps = extract_features(head, extractor, cache_dir=False, outputs=extractor.outputs[0])
-    maps = np.asarray(maps)
+    network = network_of(rep, source.image_size, seed)
+    shared = None
+    if passes is not None and network is not None:
+        shared = passes.take(CONSUMER, network, source if planned_on is None else planned_on, n,
+                             getattr(extractor, "model", None))
+    if shared is not None:
+        maps = np.concatenate(shared)
+    else:
+        head = source if n >= len(source) else PrefixSource(source, n)
+        maps = np.asarray(extract_features(head, extractor, cache_dir=False, outputs=extractor.outputs[0]))
     if maps.ndim != 4:
         raise ConfigError(f"layer {rep.layer!r} of {rep.extractor} gives {maps.ndim - 1}-d outputs per image, not a "
                           "(C, h, w) feature map; choose a convolutional layer")

@@ -32,6 +32,7 @@ from genlens.regions.representation import (
     extractor_of,
     feature_maps,
     mean_image,
+    plan_maps,
     representation_for,
 )
 from genlens.regions.result import RegionsResult
@@ -99,13 +100,20 @@ class RegionsView(View):
             return f"regions needs at least {MIN_IMAGES} real and {MIN_IMAGES} fake images"
         return None
 
+    def plan(self, passes: Any, real: ImageSource, fake: ImageSource, options: RegionsOptions, ctx: RunContext,
+             fitted: bool) -> None:
+        """The feature maps of both sets (of ``fake`` alone once fitted), when a network gives them."""
+        rep = representation_for(real, options.representation)
+        for source in (fake,) if fitted else (real, fake):
+            plan_maps(passes, source, rep, options.max_images, ctx.seed)
+
     def fit(self, real: ImageSource, options: RegionsOptions, ctx: RunContext) -> FittedRegions:
         rep = representation_for(real, options.representation)
         partition = PixelPartition.load(options.partition) if options.partition else None
         data, info, extractor = real, None, None
         if not rep.is_pixels:
             data, info, extractor = feature_maps(real, rep, options.max_images, ctx.device, ctx.seed,
-                                                 cache_dir=ctx.cache_dir)
+                                                 cache_dir=ctx.cache_dir, passes=ctx.passes)
         fitted = fit_regions(data, partition, options.clusters, options.bandwidth_scale, options.max_images,
                              ctx.device, distance=options.distance, k_max=options.k_max,
                              estimator=options.cka_estimator, batch_size=options.cka_batch or None)
@@ -122,7 +130,8 @@ class RegionsView(View):
         if reference.extractor is None:
             return compare_regions(reference.real, fake, plan, opts.max_images, ctx.device)
         rep = Representation.parse(reference.real.representation)
-        maps, info, _ = feature_maps(fake, rep, opts.max_images, ctx.device, ctx.seed, reference.extractor)
+        maps, info, _ = feature_maps(fake, rep, opts.max_images, ctx.device, ctx.seed, reference.extractor,
+                                     passes=ctx.passes)
         return compare_regions(reference.real, maps, plan, opts.max_images, ctx.device, fake_info=info)
 
     # -- tracking ---------------------------------------------------------------------------------------
@@ -150,7 +159,12 @@ class RegionsView(View):
         if reference.extractor is None:  # a reference loaded from disk: the network is rebuilt once per process
             reference.extractor = extractor_of(rep, ctx.device, ctx.seed)
         return feature_maps(ArraySource(images, name="samples"), rep, None, ctx.device, ctx.seed,
-                            reference.extractor)[0]
+                            reference.extractor, passes=ctx.passes, planned_on=images)[0]
+
+    def plan_measure(self, passes: Any, reference: FittedRegions, images: torch.Tensor, ctx: RunContext) -> None:
+        """A step's feature maps, when a network gives them."""
+        if reference.real.representation != PIXELS:
+            plan_maps(passes, images, Representation.parse(reference.real.representation), None, ctx.seed)
 
     def measure(self, reference: FittedRegions, images: torch.Tensor, ctx: RunContext, n_boot: int = 20) -> Measurements:
         from genlens.statistics import standard_error

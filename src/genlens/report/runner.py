@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from genlens.errors import ConfigError, GenlensError
+from genlens.features.shared_pass import SharedPasses
 from genlens.io.base import ImageSource
 from genlens.report.render import check_out_dir, input_paths, write_report
 from genlens.views import RunContext, Section, View, views
@@ -55,9 +56,23 @@ class Runner:
             raise fitted
         return fitted
 
-    def section(self, view: View, fake: ImageSource, out_dir: Path | None = None) -> Section:
+    def plan(self, fake: ImageSource) -> SharedPasses:
+        """Every applicable view's network passes on the real set and ``fake``, planned together so that
+        views reading one network on the same images share one pass. A view whose planning fails is
+        left to fail (or not) in its own section."""
+        passes = SharedPasses(self.ctx.device)
+        for view in self.views:
+            try:
+                if view.applies(self.real, fake, self.options[view.key]) is None:
+                    view.plan(passes, self.real, fake, self.options[view.key], self.ctx, view.key in self._fitted)
+            except Exception:  # noqa: BLE001,S112 -- the view's own section reports the same error
+                continue
+        return passes
+
+    def section(self, view: View, fake: ImageSource, out_dir: Path | None = None,
+                passes: SharedPasses | None = None) -> Section:
         """``applies``, then ``fit`` (once) and the view's section of ``fake``; errors become a failed section."""
-        ctx = RunContext(self.ctx.device, self.ctx.cache_dir, self.ctx.seed, out_dir)
+        ctx = RunContext(self.ctx.device, self.ctx.cache_dir, self.ctx.seed, out_dir, passes)
         try:
             reason = view.applies(self.real, fake, self.options[view.key])
             if reason is not None:
@@ -78,11 +93,13 @@ class Runner:
         return section
 
     def sections(self, fake: ImageSource, out_dir: Path | None = None, on_done: OnDone | None = None) -> list[Section]:
-        """One section per view, in registry order."""
+        """One section per view, in registry order; views reading one network share its pass
+        (the view that runs it first is timed for it)."""
+        passes = self.plan(fake)
         out = []
         for view in self.views:
             start = time.perf_counter()
-            out.append(self.section(view, fake, out_dir))
+            out.append(self.section(view, fake, out_dir, passes))
             if on_done is not None:
                 on_done(out[-1], time.perf_counter() - start)
         return out

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
 from genlens.errors import InputError
+from genlens.features.shared_pass import SharedPasses
 from genlens.track.reference import Reference
 from genlens.views import RunContext, get_view
 
@@ -58,8 +59,12 @@ class Measurer:
         values: dict[str, float] = {}
         directions: dict[str, bool | None] = {}
         arrays: dict[str, np.ndarray] = {}
+        passes = SharedPasses(self.ctx.device)  # views reading one network on these images share its pass
         for key, fitted in self.ref.fitted.items():
-            measured = get_view(key).measure(fitted, images, self.ctx, n_boot=self.ref.config.noise_boot)
+            get_view(key).plan_measure(passes, fitted, images, self.ctx)
+        ctx = replace(self.ctx, passes=passes)
+        for key, fitted in self.ref.fitted.items():
+            measured = get_view(key).measure(fitted, images, ctx, n_boot=self.ref.config.noise_boot)
             for name, m in measured.values.items():
                 values[name] = float(m.value)
                 directions[name] = m.higher_is_better

@@ -39,13 +39,15 @@ class RunContext:
     """Where and how a view runs: the device, the cache, the seed, and the folder of the report.
 
     ``out_dir`` is where a view may write files beside the report (the atlas viewer); ``None`` when
-    nothing but the result is wanted.
+    nothing but the result is wanted. ``passes`` holds the network passes the views planned together
+    (:class:`~genlens.features.shared_pass.SharedPasses`); ``None`` outside a report.
     """
 
     device: str = "cpu"
     cache_dir: Path | None = None
     seed: int = 0
     out_dir: Path | None = None
+    passes: Any = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,12 @@ class View:
         """``None`` when the view applies to these inputs, else the reason it does not (shown as skipped)."""
         return None
 
+    def plan(self, passes: Any, real: ImageSource, fake: ImageSource, options: Any, ctx: RunContext,
+             fitted: bool) -> None:
+        """Plan the network passes this view will read on ``real`` and ``fake`` (``fitted``: its reference
+        exists already), so views reading one network share one pass
+        (:class:`~genlens.features.shared_pass.SharedPasses`). Default: none."""
+
     def fit(self, real: ImageSource, options: Any, ctx: RunContext) -> Any:
         """Learn what the view needs from the real images, once (features, a partition, class areas...)."""
         raise NotImplementedError
@@ -122,6 +130,10 @@ class View:
     def fit_tracking(self, real: ImageSource, options: Any, ctx: RunContext) -> Any:
         """The reference tracking measures against (default: :meth:`fit`'s)."""
         return self.fit(real, options, ctx)
+
+    def plan_measure(self, passes: Any, reference: Any, images: torch.Tensor, ctx: RunContext) -> None:
+        """Plan the network passes :meth:`measure` will read on one step's ``images``, as :meth:`plan`
+        does for a report. Default: none."""
 
     def measure(self, reference: Any, images: torch.Tensor, ctx: RunContext, n_boot: int = 20) -> Measurements:
         """Cheap per-step numbers of uint8 ``(n, 3, H, W)`` images, each with its standard error over
