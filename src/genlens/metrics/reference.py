@@ -251,34 +251,23 @@ class MetricsReference:
                 f"no FD interval: d={real_x.shape[1]} makes each bootstrap replicate a {real_x.shape[1]}-square "
                 f"eigensolve (intervals are computed up to d={FD_CI_MAX_DIM})"
             ]
-        return self._bootstrap(lambda a, b: self._scalars(family, a, b, None), FAMILIES[family], real_x, fake_x), []
+        return {"fid": self._bootstrap(lambda a, b: self._scalars("fid", a, b, None)["fid"], "fid", real_x, fake_x)}, []
 
-    def _bootstrap(self, fn: Callable[..., dict[str, float]], names: Sequence[str], *sets: np.ndarray) -> dict[str, tuple[float, float]]:
-        """Normal bootstrap intervals ``estimate ± z·SE`` with SE from :func:`bootstrap_ci`'s replicates.
+    def _bootstrap(self, fn: Callable[..., float], name: str, *sets: np.ndarray) -> tuple[float, float]:
+        """Normal bootstrap interval ``estimate ± z·SE`` of the scalar ``name``, SE from
+        :func:`bootstrap_ci`'s replicates (FD and IS: one scalar each, recomputed per replicate).
 
         Not its percentile ends: resampling with replacement duplicates rows, which shifts biased
-        statistics (FD grows, PRDC's neighbour radii shrink), so percentile intervals can miss the
-        estimate entirely. The replicates' spread (the bootstrap standard error) is still a sound
-        measure of sampling noise, and needs only a few dozen replicates.
+        statistics (FD grows), so percentile intervals can miss the estimate entirely. The replicates'
+        spread (the bootstrap standard error) is still a sound measure of sampling noise, and needs only
+        a few dozen replicates.
         """
         from genlens.metrics import bootstrap_ci
 
-        records: list[dict[str, float]] = []
-
-        def first(*xs: np.ndarray) -> float:
-            records.append(fn(*xs))
-            return records[-1][names[0]]
-
-        kwargs = {"n_boot": self.n_boot, "level": self.level, "seed": self.seed}
-        out = {}
-        for i, name in enumerate(names):
-            replay = iter(records)
-            metric = first if i == 0 else (lambda *_xs, _n=name: next(replay)[_n])
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # resampled duplicates; the caveat is in the docs
-                ci = bootstrap_ci(metric, *sets, **kwargs)
-            out[name] = normal_interval(ci.estimate, ci.std, self.level, METRICS[name].bounds)
-        return out
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # resampled duplicates; the caveat is in the docs
+            ci = bootstrap_ci(fn, *sets, n_boot=self.n_boot, level=self.level, seed=self.seed)
+        return normal_interval(ci.estimate, ci.std, self.level, METRICS[name].bounds)
 
     def _kernel_cis(self, family: str, real_x: np.ndarray, fake_x: np.ndarray,
                     values: dict[str, Any]) -> dict[str, tuple[float, float]]:
@@ -349,6 +338,6 @@ class MetricsReference:
         result = self.inception_score(logits)
         ci = None
         if self.n_boot > 0:
-            ci = self._bootstrap(lambda x: {"is": float(self.inception_score(x))}, ["is"], logits)["is"]
+            ci = self._bootstrap(lambda x: float(self.inception_score(x)), "is", logits)
         details = {"std": result.std, "splits": result.splits}
         return MetricEstimate("is", float(result), ci, floor, None, True, details)
