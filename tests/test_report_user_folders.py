@@ -80,6 +80,25 @@ def test_a_report_on_photo_folders_trains_nothing_of_the_zoo_and_names_each_view
     assert json.loads((tmp_path / "s" / "results.json").read_text())["sections"]["semantics"]["status"] == "ok"
 
 
+def test_track_on_photo_folders_uses_no_zoo_network_and_prints_each_steps_time(photos, tmp_path):
+    """``genlens track -d regions,atlas`` on plain folders: a random VGG-16 for both (one pass per step),
+    no zoo classifier attached to photographs, and one line per step with its time."""
+    runs = tmp_path / "runs" / "a"
+    runs.mkdir(parents=True)
+    (runs / "epoch_1").symlink_to(photos / "fake32", target_is_directory=True)
+    (runs / "epoch_2").symlink_to(photos / "real32", target_is_directory=True)
+    cache = tmp_path / "cache"
+    proc = _genlens(["track", "--real", photos / "real32", "--runs", tmp_path / "runs", "--out", tmp_path / "t",
+                     "-d", "regions,atlas", "-k", "3", "--atlas-grid", "6"], {"GENLENS_CACHE": str(cache)})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    doc = json.loads((tmp_path / "t" / "results.json").read_text())
+    assert doc["reference"]["atlas"]["model"] == "random-vgg16" and doc["reference"]["atlas"]["classes"] == []
+    assert not (cache / "zoo").exists()
+    assert "a step 1: " in proc.stderr and "a step 2: " in proc.stderr
+    js = dict(doc["series"]["a"]["atlas/features.29/js"])
+    assert js[1] > js[2]  # the set without the flower photograph is further from the real one than itself
+
+
 def test_the_atlas_headline_names_the_cell_of_the_dropped_photograph(photos, tmp_path):
     from genlens.io import open_source
     from genlens.views import RunContext, get_view

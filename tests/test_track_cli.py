@@ -85,6 +85,8 @@ def test_track_command_writes_report_and_resumes(runner, runs_dir, tmp_path):
     assert isinstance(doc["events"], list)
     assert (out / "report.html").is_file() and (out / "track.sqlite").is_file()
     assert "tracked 9 new step(s)" in result.output
+    assert all(f"arrays step {step}: " in result.output for step in (1, 2, 3, 4, 10))  # each step's time
+    assert doc["reference"]["atlas"]["model"] == "zoo-classifier"  # zoo images name their own network
     again = runner.invoke(app, args, terminal_width=200)
     assert again.exit_code == 0 and "tracked 0 new step(s)" in again.output
     # never write into the inputs

@@ -31,8 +31,10 @@ def track_command(
     clusters: Optional[int] = typer.Option(None, "--clusters", "-k", min=1, show_default=False,
                                            help="Pixel clusters (default: the largest-gap rule)."),
     segmenter: str = typer.Option("zoo", "--segmenter", help="Segmenter for the semantics diagnostic."),
-    atlas_model: str = typer.Option("zoo-classifier", "--atlas-model", help="Network of the atlas diagnostic: "
-                                    "zoo-classifier, random-vgg16, torchvision:<arch> or pkg.module:factory."),
+    atlas_model: Optional[str] = typer.Option(None, "--atlas-model", show_default=False,
+                                              help="Network of the atlas diagnostic: zoo-classifier, random-vgg16, "
+                                                   "torchvision:<arch> or pkg.module:factory (default: the images' "
+                                                   "own, zoo-classifier for zoo images, else random-vgg16)."),
     atlas_grid: int = typer.Option(20, "--atlas-grid", min=2, help="Cells per side of the atlas grid."),
     quick: bool = typer.Option(False, "--quick", help="Zoo models (classifier features, segmenter, atlas "
                                "classifier): the small quickly trained variants."),
@@ -69,10 +71,11 @@ def track_command(
         features=features, metrics=[m.strip() for m in metrics.split(",") if m.strip()], n_real=n_real,
         clusters=clusters, segmenter="zoo-quick" if quick and segmenter == "zoo" else segmenter,
         feature_options={"quick": True} if quick and _zoo_features(features, real) else None, atlas_model=atlas_model,
-        atlas_options={"quick": True} if quick and atlas_model == "zoo-classifier" else None, atlas_grid=atlas_grid,
+        atlas_options={"quick": True} if quick and _zoo_atlas(atlas_model, real) else None, atlas_grid=atlas_grid,
         seed=seed, device=None if device == "auto" else device,
     )
-    logged = log_runs(tracker, found, n=n, factory=generator, latent_dim=latent_dim, noise_seed=seed)
+    logged = log_runs(tracker, found, n=n, factory=generator, latent_dim=latent_dim, noise_seed=seed,
+                      on_step=_step_done)
     result = track_report(tracker.store, out_dir, rule=EventRule(threshold=threshold), protect=(runs,))
     tracker.close()
     err_console.print(f"tracked {logged} new step(s) of {len(found)} run(s); {len(result.events)} event(s)")
@@ -80,6 +83,16 @@ def track_command(
         causes = ", ".join(f"{c['name']} {100 * c['share']:.0f}%" for c in event.causes) or "-"
         err_console.print(f"  {event.describe()} (causes: {causes})", markup=False, highlight=False)
     err_console.print(f"report: {out_dir / 'report.html'}")
+
+
+def _step_done(entry, seconds: float) -> None:
+    """One line per logged step with its time (every diagnostic of the step, one network pass shared)."""
+    err_console.print(f"  {entry.run} step {entry.step}: {seconds:.0f}s", markup=False, highlight=False)
+
+
+def _zoo_atlas(atlas_model: str | None, real: str) -> bool:
+    """Whether the atlas network is the zoo classifier (zoo images name it as their own)."""
+    return atlas_model == "zoo-classifier" or (atlas_model is None and real.startswith("zoo:"))
 
 
 def _zoo_features(features: str, real: str) -> bool:

@@ -10,6 +10,7 @@ fixed noise. The step is the last number in the entry's name (``epoch_012`` -> 1
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,8 +89,11 @@ def log_runs(
     latent_dim: int | None = None,
     noise_seed: int = 0,
     resume: bool = True,
+    on_step: Callable[[StepEntry, float], None] | None = None,
 ) -> int:
-    """Log every step of every run; with ``resume`` steps already in the store are skipped. Returns steps logged."""
+    """Log every step of every run; with ``resume`` steps already in the store are skipped. Returns steps logged.
+
+    ``on_step(entry, seconds)`` is called after each step (the CLI prints its time)."""
     from genlens.io import open_source
 
     noise = None
@@ -102,6 +106,7 @@ def log_runs(
     todo = [e for entries in runs.values() for e in entries
             if not (resume and e.step in set(tracker.store.steps(e.run)))]
     for entry in track(todo, "tracking saved steps", total=len(todo)):
+        start = time.perf_counter()
         if entry.kind == "checkpoint":
             generator = _load_checkpoint(build, entry.path)
             tracker.log(entry.step, generator, noise=noise, run=entry.run)
@@ -109,6 +114,8 @@ def log_runs(
             source = open_source(entry.path)
             count = len(source) if n is None else min(n, len(source))
             tracker.log(entry.step, source.read(0, count), run=entry.run)
+        if on_step is not None:
+            on_step(entry, time.perf_counter() - start)
     return len(todo)
 
 
