@@ -20,9 +20,9 @@ from torch import nn
 from genlens._device import conv_layout, resolve_device
 from genlens._progress import track
 from genlens._torch_compat import load_jvp_decompositions
-from genlens.features.shared_pass import hooked_forward
 from genlens.atlas.model import AtlasModel
 from genlens.errors import ConfigError, InputError
+from genlens.features.shared_pass import hooked_forward
 from genlens.io.base import ImageSource
 
 
