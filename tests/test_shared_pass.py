@@ -110,6 +110,22 @@ def test_a_lone_consumer_or_another_network_is_not_shared(sets):
     assert Network.of("vgg16", "default", 3, (8, 8)) == Network.of("vgg16", "default", 0, (8, 8))
 
 
+def test_a_consumer_asking_for_a_missing_layer_does_not_fail_the_others(sets):
+    from genlens.errors import ConfigError
+
+    real, fake = sets
+    network = Network.of("vgg16", "random", 0, (SIDE, SIDE))
+    passes = SharedPasses("cpu")
+    plan_maps(passes, real, REP, None, seed=0)
+    plan_atlas(passes, real, fake, "random-vgg16", "default", ["features.99"], 2, None, None, seed=0)
+    torch.testing.assert_close(feature_maps(real, REP, None, passes=passes)[0], feature_maps(real, REP, None)[0],
+                               rtol=1e-5, atol=1e-5)
+    assert passes.take(ATLAS, network, real, N) is None  # its own path then names the missing layer
+    model = resolve_model("random-vgg16", image_size=(SIDE, SIDE))
+    with pytest.raises(ConfigError, match="features.99"):
+        collect_activations(model, {"real": real}, ["features.99"], shared=[None])
+
+
 def test_report_shares_the_pass_and_keeps_every_finding(sets, monkeypatch):
     """The report's sections are the same with the pass shared as with each view on its own."""
     from genlens.features import shared_pass

@@ -26,7 +26,6 @@ import torch
 
 from genlens._device import conv_layout, resolve_device
 from genlens._progress import track
-from genlens.errors import ConfigError
 from genlens.io.base import ImageSource
 
 #: What a pass reads: an image source, or a uint8 ``(n, 3, H, W)`` tensor (a tracking step's samples).
@@ -95,7 +94,7 @@ class SharedPasses:
             return None
         if group.results is None:
             group.results = self._run(group, module)
-        return group.results.pop(consumer, None)
+        return group.results.pop(consumer, None)  # None for a consumer left out of the pass: its own path
 
     def consumers(self, network: Network, source: Images, n: int) -> tuple[str, ...]:
         """Who planned this pass (for tests and progress lines)."""
@@ -111,17 +110,19 @@ class SharedPasses:
         if module is None or next(module.parameters()).dtype != torch.float32:
             module, _ = build_torchvision_model(net.arch, net.weights, net.seed)
         module = module.to(dev).eval()
-        layers = tuple(dict.fromkeys(layer for names, _, _ in group.plans.values() for layer in names))
         named = dict(module.named_modules())
-        missing = [layer for layer in layers if layer not in named]
-        if missing:
-            raise ConfigError(f"{net.arch} has no layer(s) {missing}")
-        need_logits = any(logits for _, _, logits in group.plans.values())
+        # A consumer asking for a layer the network lacks is left to its own path, which says so in its
+        # own section; it must not fail the other views' pass.
+        plans = {consumer: plan for consumer, plan in group.plans.items() if all(name in named for name in plan[0])}
+        if not plans:
+            return {}
+        layers = tuple(dict.fromkeys(layer for names, _, _ in plans.values() for layer in names))
+        need_logits = any(logits for _, _, logits in plans.values())
         mean = torch.tensor(IMAGENET_MEAN, device=dev).view(1, -1, 1, 1)
         std = torch.tensor(IMAGENET_STD, device=dev).view(1, -1, 1, 1)
-        results: dict[str, list[Any]] = {consumer: [] for consumer in group.plans}
+        results: dict[str, list[Any]] = {consumer: [] for consumer in plans}
         batches = range(0, group.n, self.batch_size)
-        label = f"{' + '.join(group.plans)}: one {net.arch} pass over {group.n} images"
+        label = f"{' + '.join(plans)}: one pass of {net.describe()} over {group.n} images"
         for lo in track(batches, label, total=math.ceil(group.n / self.batch_size)):
             hi = min(lo + self.batch_size, group.n)
             source = group.source
@@ -129,7 +130,7 @@ class SharedPasses:
             images = resize_uint8(images, net.input_size)
             x = conv_layout((images.to(device=dev, dtype=torch.float32) / 255.0 - mean) / std)
             outputs, logits = hooked_forward(module, {name: named[name] for name in layers}, x, need_logits)
-            for consumer, (names, reduce, wants_logits) in group.plans.items():
+            for consumer, (names, reduce, wants_logits) in plans.items():
                 results[consumer].append(reduce({name: outputs[name] for name in names},
                                                 logits if wants_logits else None, lo, hi))
         return results
