@@ -7,7 +7,7 @@ run and, per metric, the speed ratio peer / genlens and the relative difference 
 peer whose known memory need (prdc holds three full ``n x n`` distance matrices) exceeds what the
 machine has is skipped with one line saying so, not run into the allocator.
 
-    .venv/bin/python benchmarks/bench_metrics_peers.py [--n 10000 20000] [--dim 2048] [--metrics fd kid prdc]
+    .venv/bin/python benchmarks/bench_metrics_peers.py [--n 10000 20000 50000] [--dim 2048] [--metrics fd kid prdc]
 """
 
 from __future__ import annotations
@@ -101,7 +101,8 @@ def relative_difference(ours: object, peer: object) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, nargs="+", default=[10000], help="samples per set (several: one run each)")
+    parser.add_argument("--n", type=int, nargs="+", default=[10000, 20000, 50000],
+                        help="samples per set (several: one run each)")
     parser.add_argument("--dim", type=int, default=2048)
     parser.add_argument("--metrics", nargs="+", default=["fd", "kid", "prdc"], choices=list(PEERS))
     args = parser.parse_args()
