@@ -80,3 +80,37 @@ def test_cli_says_it_in_one_line(tmp_path) -> None:
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and "GiB" in lines[0], done.stderr
+
+
+def test_a_report_reads_the_images_that_fit_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    """When free memory holds maps of fewer images than asked (but at least MIN_FIT), regions compares
+    that many of each set, withdraws from the pass it planned to share, and warns in its section;
+    below MIN_FIT it stops with the one clear line instead."""
+    import genlens._memory as memory
+    from genlens.atlas.analysis import plan_atlas
+    from genlens.features.shared_pass import Network, SharedPasses
+    from genlens.io import ArraySource
+    from genlens.regions.representation import BYTES_PER_VALUE, MIN_FIT
+    from genlens.views import RunContext, get_view
+    from genlens.zoo.sources import open_zoo_spec
+
+    n, per_image = 160, 128 * 16 * 16  # relu2_2 of 32-px images: 128 channels on 16 x 16 sites
+    images = open_zoo_spec(f"zoo:photos?n={2 * n}&size=32").read_all()
+    real, fake = ArraySource(images[:n], name="real"), ArraySource(images[n:], name="fake")
+    view = get_view("regions")
+    options = view.options(n_boot=10)
+    monkeypatch.setattr(memory, "free_bytes", lambda device=None: int(130.5 * per_image * BYTES_PER_VALUE / 0.9))
+    passes = SharedPasses("cpu")
+    view.plan(passes, real, fake, options, RunContext(), False)
+    plan_atlas(passes, real, fake, "random-vgg16", "default", None, 2, None, None, seed=0)
+    ctx = RunContext(passes=passes)
+    section = view.section(view.fit(real, options, ctx), fake, ctx)
+    assert section.status == "ok"
+    assert section.data["n_real"] == section.data["n_fake"] == 130
+    assert any("first 130 images of each set, not 160" in w for w in section.warnings), section.warnings
+    network = Network.of("vgg16", "random", 0, (32, 32))
+    assert passes.consumers(network, real, n) == passes.consumers(network, fake, n) == ("atlas",)
+
+    monkeypatch.setattr(memory, "free_bytes", lambda device=None: int((MIN_FIT - 1) * per_image * BYTES_PER_VALUE))
+    with pytest.raises(MemoryNeedError, match=r"regions on random-vgg16:features.8 maps of 160 images"):
+        view.fit(real, options, RunContext())

@@ -43,3 +43,9 @@ def require(nbytes: float, what: str, advice: str, device: torch.device | str | 
         where = "GPU" if torch.device(device or "cpu").type == "cuda" else "machine"
         raise MemoryNeedError(f"{what} needs about {nbytes / 2**30:.1f} GiB, more than the {free / 2**30:.1f} GiB "
                               f"this {where} has free; {advice}")
+
+
+def affordable(bytes_each: float, device: torch.device | str | None = None) -> int | None:
+    """How many items of ``bytes_each`` the free memory allows a step to plan for (``None``: unknown)."""
+    free = free_bytes(device)
+    return None if free is None else int(HEADROOM * free // max(bytes_each, 1.0))

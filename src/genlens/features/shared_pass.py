@@ -96,6 +96,13 @@ class SharedPasses:
             group.results = self._run(group, module)
         return group.results.pop(consumer, None)  # None for a consumer left out of the pass: its own path
 
+    def withdraw(self, consumer: str) -> None:
+        """``consumer`` reads none of its planned passes after all (e.g. it reads fewer images to fit in
+        memory): the passes not yet run must not run its reduction, nor keep what it would have kept."""
+        for group in self._groups.values():
+            if group.results is None:
+                group.plans.pop(consumer, None)
+
     def consumers(self, network: Network, source: Images, n: int) -> tuple[str, ...]:
         """Who planned this pass (for tests and progress lines)."""
         group = self._groups.get((network, id(source), int(n)))

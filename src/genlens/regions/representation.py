@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from genlens._memory import require
+from genlens._memory import affordable, require
 from genlens.errors import ConfigError
 from genlens.features.shared_pass import Network, SharedPasses
 from genlens.io.base import ImageSource
@@ -53,6 +53,8 @@ RESIZE_TO, BLOCK = 256, 4
 #: float64, its site-major copy for CKA, the generated side and its float32 extraction; measured: 200
 #: 1024-px images in 16-px blocks, 0.63G values per set, passed 24 GB before the OS killed it).
 BYTES_PER_VALUE = 48
+#: The fewest images the view shrinks a default run to when memory holds no more (see images_that_fit).
+MIN_FIT = 100
 #: Random VGG-16 layers by how much they shrink the side, for images too large for relu2_2.
 _VGG_BY_STRIDE = {2: "random-vgg16:features.8", 4: "random-vgg16:features.15"}
 
@@ -171,23 +173,36 @@ def _whole_map(outputs: dict[str, torch.Tensor], _logits: Any, _lo: int, _hi: in
     return value.to(torch.float32).cpu().numpy()
 
 
+def images_that_fit(n: int, per_image: int) -> int:
+    """``n``, or fewer when the free memory holds maps of fewer images (but never fewer than
+    :data:`MIN_FIT`: below that the view says it does not fit instead of comparing too few)."""
+    fit = affordable(per_image * BYTES_PER_VALUE)
+    return n if fit is None or fit >= n or fit < MIN_FIT else fit
+
+
 def feature_maps(source: ImageSource, rep: Representation, max_images: int | None, device: str | None = None,
                  seed: int = 0, extractor: Any = None, cache_dir: Any = None,
-                 passes: SharedPasses | None = None, planned_on: Any = None) -> tuple[torch.Tensor, dict[str, Any], Any]:
+                 passes: SharedPasses | None = None, planned_on: Any = None,
+                 fit_memory: bool = False) -> tuple[torch.Tensor, dict[str, Any], Any]:
     """``(n, h, w, C)`` float64 feature maps of the first ``max_images`` images, their provenance, and the
     extractor (reuse it for the generated set). Without ``extractor``, ``source`` is the real set: a
     representation trained on real images trains on it. ``passes``: shared passes, which give the maps
     when another view planned the same network on these images (``planned_on``: what they were planned
-    on, when not ``source`` itself: a tracking step's tensor)."""
+    on, when not ``source`` itself: a tracking step's tensor). ``fit_memory``: read fewer images when
+    the free memory holds fewer (:func:`images_that_fit`); ``info["n_used"]`` says how many."""
     from genlens.features import extract_features
     from genlens.io.subset import PrefixSource
 
     extractor = extractor if extractor is not None else extractor_of(rep, device, seed, source, cache_dir)
     n = image_count(source, max_images)
     per_image = int(extractor(source.read(0, 1))[extractor.outputs[0]].numel())  # one probe image
+    network = network_of(rep, source.image_size, seed)
+    if fit_memory and (fit := images_that_fit(n, per_image)) < n:
+        if passes is not None:  # its passes were planned for n images of each set
+            passes.withdraw(CONSUMER)
+        n = fit
     require(n * per_image * BYTES_PER_VALUE, f"regions on {rep.name} maps of {n} images ({per_image} values each)",
             "use fewer images (--n) or a representation with fewer sites or channels, e.g. pixels:4@256x256")
-    network = network_of(rep, source.image_size, seed)
     shared = None
     if passes is not None and network is not None:
         shared = passes.take(CONSUMER, network, source if planned_on is None else planned_on, n,

@@ -46,6 +46,7 @@ from genlens.views.base import (
     size_mismatch,
 )
 from genlens.views.options import option
+from genlens.views.section import Section
 
 #: At least this many images per set: the noise floor splits the real set in halves.
 MIN_IMAGES = 8
@@ -84,6 +85,7 @@ class FittedRegions:
     options: RegionsOptions
     real: RealRegions
     extractor: Any = None
+    shrunk: str | None = None  # why fewer images than asked were compared (memory), when they were
 
 
 class RegionsView(View):
@@ -111,9 +113,18 @@ class RegionsView(View):
         rep = representation_for(real, options.representation)
         partition = PixelPartition.load(options.partition) if options.partition else None
         data, info, extractor = real, None, None
+        shrunk = None
         if not rep.is_pixels:
             data, info, extractor = feature_maps(real, rep, options.max_images, ctx.device, ctx.seed,
-                                                 cache_dir=ctx.cache_dir, passes=ctx.passes)
+                                                 cache_dir=ctx.cache_dir, passes=ctx.passes, fit_memory=True)
+            wanted = min(len(real), options.max_images or len(real))
+            if info["n_used"] < wanted:  # both sets then use the images that fit
+                shrunk = (
+                    f"regions compared the first {info['n_used']} images of each set, not {wanted}: maps of "
+                    f"{wanted} images of {rep.name} need more memory than is free (choose with --n, or --set "
+                    "regions.max_images=N in a report; fewer images widen the intervals)"
+                )
+                options = replace(options, max_images=info["n_used"])
         fitted = fit_regions(data, partition, options.clusters, options.bandwidth_scale, options.max_images,
                              ctx.device, distance=options.distance, k_max=options.k_max,
                              estimator=options.cka_estimator, batch_size=options.cka_batch or None)
@@ -122,7 +133,13 @@ class RegionsView(View):
             site = (real.image_size[0] // h, real.image_size[1] // w)
             fitted = replace(fitted, info=info, mean_real=mean_image(real, options.max_images),
                              representation=rep.name, site=site)
-        return FittedRegions(options, fitted, extractor)
+        return FittedRegions(options, fitted, extractor, shrunk)
+
+    def section(self, reference: FittedRegions, fake: ImageSource, ctx: RunContext) -> Section:
+        section = self.compare(reference, fake, ctx).to_section()
+        if reference.shrunk is None:
+            return section
+        return replace(section, warnings=section.warnings + (reference.shrunk,))
 
     def compare(self, reference: FittedRegions, fake: ImageSource, ctx: RunContext) -> RegionsResult:
         opts = reference.options
