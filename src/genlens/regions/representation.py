@@ -149,8 +149,9 @@ def network_of(rep: Representation, image_size: tuple[int, int], seed: int = 0) 
     return None
 
 
-def image_count(source: ImageSource, max_images: int | None) -> int:
-    """How many images the view reads of ``source``: its first ``max_images`` (all when ``None``)."""
+def image_count(source: ImageSource | torch.Tensor, max_images: int | None) -> int:
+    """How many images the view reads of ``source`` (a set, or a tensor of images): its first
+    ``max_images`` (all when ``None``)."""
     return len(source) if max_images is None else min(len(source), max_images)
 
 
@@ -158,13 +159,10 @@ def plan_maps(passes: SharedPasses, source: ImageSource | torch.Tensor, rep: Rep
               max_images: int | None, seed: int = 0) -> None:
     """Plan the feature maps of ``source`` (a tracking step's tensor of images, or a set) in shared passes
     (:func:`feature_maps` takes them)."""
-    if isinstance(source, torch.Tensor):
-        size, n = tuple(source.shape[-2:]), len(source) if max_images is None else min(len(source), max_images)
-    else:
-        size, n = source.image_size, image_count(source, max_images)
+    size = tuple(source.shape[-2:]) if isinstance(source, torch.Tensor) else source.image_size
     network = network_of(rep, size, seed)
     if network is not None and rep.layer is not None:
-        passes.plan(CONSUMER, network, source, n, [rep.layer], _whole_map)
+        passes.plan(CONSUMER, network, source, image_count(source, max_images), [rep.layer], _whole_map)
 
 
 def _whole_map(outputs: dict[str, torch.Tensor], _logits: Any, _lo: int, _hi: int) -> np.ndarray:
