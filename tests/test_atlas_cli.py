@@ -34,7 +34,7 @@ def test_atlas_cli_writes_json_figures_and_viewer(tmp_path):
             assert {"kl_real_fake", "kl_fake_real", "js", "noise_floor", "top_cells"} <= set(entry)
             assert 0 <= entry["js"] <= 0.6932 and entry["noise_floor"]["js"] >= 0
             for cell in entry["top_cells"]:
-                assert cell["n_real"] + cell["n_fake"] > 0 and 0 <= cell["q_value"] <= 1
+                assert cell["n_real"] + cell["n_fake"] > 0 and 0 <= cell["p_family"] <= 1
     assert data["pseudo_count"] == 0.5 and data["layout"]["method"] == "pca"
     assert (out / "atlas.html").is_file() and (out / "excess-js.png").is_file()
     assert (out / "atlas-block4-6.png").is_file()

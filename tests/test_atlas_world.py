@@ -28,7 +28,7 @@ def _run(real, generator, layers, **params):
 
 
 def _clearly_above(grid) -> bool:
-    return grid.floor.excess["js"] > 0.5 * grid.floor.floor["js"] and grid.significant_cells > 0
+    return grid.floor.excess["js"] > 0.5 * grid.floor.floor["js"] and grid.significant_cells(0.01) > 0
 
 
 def _real_patch_labels(real, cells):

@@ -6,6 +6,7 @@ from collections.abc import MutableMapping, Sequence
 from pathlib import Path
 
 import numpy as np
+from scipy import stats as sp_stats
 
 from genlens.atlas.activations import (
     CONSUMER,
@@ -52,6 +53,7 @@ def analyze_atlas(
     device: str | None = None,
     cache_dir: str | Path | None = None,
     passes: SharedPasses | None = None,
+    permutations: int = 4000,
 ) -> AtlasResult:
     """Compare ``real`` and ``fake`` in the activation space of ``model`` (see :mod:`genlens.atlas`).
 
@@ -65,7 +67,10 @@ def analyze_atlas(
     with ``LayoutConfig(mode="reference")`` so the map is fitted on real activations alone.
 
     ``passes``: a report's shared network passes (:func:`plan_atlas` planned this call's), which give
-    the activations when another view reads the same network on the same images."""
+    the activations when another view reads the same network on the same images.
+
+    ``permutations`` of the image labels give every cell its family-wise p-value, over all cells of
+    all layers and grids at once (:func:`genlens.atlas.stats.cell_permutation_test`)."""
     for name, src in (("real", real), ("fake", fake)):
         n = min(len(src), max_images or len(src))
         if n < MIN_IMAGES:
@@ -82,16 +87,23 @@ def analyze_atlas(
     acts = collect_activations(atlas_model, {"real": real, "fake": fake}, layers, positions=positions, seed=seed,
                                max_images=max_images, attribution=attribution, device=device, shared=shared)
     classes = atlas_model.classes
-    layer_results = []
+    coords_of = {}
     for layer, act in acts.items():
         if shared_layouts is not None and layer in shared_layouts:
-            coords = shared_layouts[layer].place(act.values)
+            coords_of[layer] = shared_layouts[layer].place(act.values)
         else:
-            fitted, coords = fit_layout(act.values, act.set_index, layout)
+            fitted, coords_of[layer] = fit_layout(act.values, act.set_index, layout)
             if shared_layouts is not None:
                 shared_layouts[layer] = fitted
+    grids = sorted(grids)
+    test = cell_test(acts, coords_of, grids, permutations, seed)
+    layer_results = []
+    for m, (layer, act) in enumerate(acts.items()):
+        coords = coords_of[layer]
         grid_results = tuple(
-            grid_statistics(act, coords, g, alpha, splits, top_k, examples, classes, seed) for g in sorted(grids)
+            grid_statistics(act, coords, g, alpha, splits, top_k, examples, classes, seed,
+                            test.z[m * len(grids) + i], test.p_family[m * len(grids) + i])
+            for i, g in enumerate(grids)
         )
         if icons:
             from genlens.atlas.icons import IconConfig, render_cell_icons
@@ -115,7 +127,7 @@ def analyze_atlas(
     return AtlasResult(
         model=atlas_model.to_dict(), layers=tuple(layer_results), classes=classes, alpha=alpha,
         positions=positions, seed=seed, layout=layout.to_dict(), real=real.describe(), fake=fake.describe(),
-        n_real=n_real, n_fake=n_fake, notes=notes,
+        n_real=n_real, n_fake=n_fake, notes=notes, permutations=permutations,
     )
 
 
@@ -149,16 +161,36 @@ def top_classes(cells: np.ndarray, predicted: np.ndarray, n_cells: int, n_classe
     return out
 
 
+def image_keys(act: LayerActivations) -> tuple[np.ndarray, np.ndarray]:
+    """Each activation's image as one index over both sets, and whether each image is generated."""
+    pairs = act.set_index.astype(np.int64) * (int(act.image_id.max()) + 1) + act.image_id.astype(np.int64)
+    unique, key = np.unique(pairs, return_inverse=True)
+    return key, unique >= int(act.image_id.max()) + 1
+
+
+def cell_test(acts: dict[str, LayerActivations], coords_of: dict[str, np.ndarray], grids: Sequence[int],
+              permutations: int, seed: int) -> stats.CellTest:
+    """Every cell of every layer's grids tested at once, with images as the unit (maps: layers x grids)."""
+    maps, is_fake = [], None
+    for layer, act in acts.items():
+        key, is_fake = image_keys(act)
+        for g in grids:
+            maps.append(stats.image_counts(stats.cell_index(coords_of[layer], g), key, len(is_fake), g * g))
+    return stats.cell_permutation_test(maps, is_fake, permutations, seed)
+
+
 def grid_statistics(act: LayerActivations, coords: np.ndarray, grid: int, alpha: float, splits: int, top_k: int,
-                    examples: int, classes: tuple[str, ...] | None, seed: int) -> GridResult:
-    """Everything per grid: counts, divergences, noise floor, tests, top classes, the top cells."""
+                    examples: int, classes: tuple[str, ...] | None, seed: int, z: np.ndarray,
+                    p_family: np.ndarray) -> GridResult:
+    """Everything per grid: counts, divergences, noise floor, the cells' tests, top classes, the top cells
+    (the ``top_k`` with the largest permutation ``|z|``)."""
     cells = stats.cell_index(coords, grid)
     is_real, is_fake = act.set_index == 0, act.set_index == 1
     r = stats.histogram(cells[is_real], grid)
     g = stats.histogram(cells[is_fake], grid)
     floor = stats.noise_floor(cells[is_real], act.image_id[is_real], cells[is_fake], act.image_id[is_fake],
                               grid, alpha, splits, seed)
-    p_value, q_value = stats.binomial_test(r, g)
+    p_normal = 2.0 * sp_stats.norm.sf(np.abs(z))
     ratio = stats.log_ratio(r, g, alpha)
     contrib = stats.js_contributions(r, g)
     n_classes = len(classes) if classes else 0
@@ -179,14 +211,14 @@ def grid_statistics(act: LayerActivations, coords: np.ndarray, grid: int, alpha:
         hist = np.bincount(act.predicted[member][act.predicted[member] >= 0], minlength=n_classes)
         return tuple((classes[c], int(hist[c])) for c in np.argsort(-hist, kind="stable")[:3] if hist[c] > 0)
 
-    top = np.argsort(-contrib, kind="stable")[:top_k]
+    top = np.lexsort((-contrib, -np.abs(z)))[:top_k]
     top_cells = tuple(
         Cell(row=int(c // grid), col=int(c % grid), n_real=int(r[c]), n_fake=int(g[c]), log_ratio=float(ratio[c]),
-             js_contribution=float(contrib[c]), p_value=float(p_value[c]), q_value=float(q_value[c]),
+             js_contribution=float(contrib[c]), z=float(z[c]), p_value=float(p_normal[c]), p_family=float(p_family[c]),
              classes_real=class_counts(c, real_rows), classes_fake=class_counts(c, fake_rows),
              examples_real=example_list(real_rows, c, "real"), examples_fake=example_list(fake_rows, c, "fake"))
-        for c in top if contrib[c] > 0
+        for c in top if z[c] != 0
     )
     return GridResult(grid=grid, divergences=stats.divergences(r, g, alpha), floor=floor, counts_real=r, counts_fake=g,
-                      log_ratio=ratio, q_value=q_value, top_classes_real=top_real, top_classes_fake=top_fake,
+                      log_ratio=ratio, z=z, p_family=p_family, top_classes_real=top_real, top_classes_fake=top_fake,
                       top_cells=top_cells)

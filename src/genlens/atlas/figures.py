@@ -49,7 +49,7 @@ def _panel(ax, values: np.ndarray, grid: int, title: str, cmap: str, vmin: float
     return handle
 
 
-def atlas_panels(result: AtlasResult, layer_name: str, grid: GridResult, maps: int = 1) -> Figure:
+def atlas_panels(result: AtlasResult, layer_name: str, grid: GridResult) -> Figure:
     """Real density, generated density and the smoothed log density ratio on the shared layout."""
     g = grid.grid
     empty = (grid.counts_real + grid.counts_fake) == 0
@@ -62,7 +62,7 @@ def atlas_panels(result: AtlasResult, layer_name: str, grid: GridResult, maps: i
            "Oranges", 0, top, empty)
     limit = max(float(np.abs(grid.log_ratio[~empty]).max()) if (~empty).any() else 1.0, 1e-6)
     handle = _panel(axes[2], grid.log_ratio, g, "log(generated / real), smoothed", "RdBu_r", -limit, limit, empty)
-    significant = np.flatnonzero(grid.q_value * maps < 0.05)  # the findings' rule (see genlens.atlas.section)
+    significant = np.flatnonzero(grid.p_family <= result.family_alpha)  # the findings' rule (genlens.atlas.section)
     axes[2].scatter(significant % g, significant // g, s=6, c="black", marker="x", linewidths=0.6)
     bar = fig.colorbar(handle, ax=axes[2], fraction=0.046)
     bar.set_label("log ratio", fontsize=8)
@@ -91,10 +91,9 @@ def icon_sheet(layer_name: str, grid: GridResult) -> Figure | None:
 
 def all_figures(result: AtlasResult) -> list[Figure]:
     figures = [excess_heatmap(result)]
-    maps = sum(len(layer.grids) for layer in result.layers)
     for layer in result.layers:
         grid = min(layer.grids, key=lambda gr: gr.grid)
-        figures.append(atlas_panels(result, layer.layer, grid, maps))
+        figures.append(atlas_panels(result, layer.layer, grid))
         sheet = next((icon_sheet(layer.layer, gr) for gr in layer.grids if gr.icons is not None), None)
         if sheet is not None:
             figures.append(sheet)

@@ -3,13 +3,18 @@ the cells where real and generated activations part ways."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from genlens._json import json_safe
 from genlens.atlas.stats import DIVERGENCES, NoiseFloor
+from genlens.budget import DEFAULT_ALPHA
+
+#: The test behind a cell's finding.
+CELL_TEST = ("generated images' activation count in the cell against permuted image labels (two-sided); "
+             "max-|z| over every cell of every layer and grid")
 
 
 @dataclass(frozen=True)
@@ -36,8 +41,9 @@ class Cell:
     n_fake: int
     log_ratio: float
     js_contribution: float
-    p_value: float
-    q_value: float
+    z: float  # generated images' activation count in the cell, standardised under permuted image labels
+    p_value: float  # two-sided normal p of z: the cell's own test
+    p_family: float  # max-|z| permutation adjustment over every cell of every layer and grid
     classes_real: tuple[tuple[str, int], ...]
     classes_fake: tuple[tuple[str, int], ...]
     examples_real: tuple[Example, ...]
@@ -51,7 +57,7 @@ class Cell:
         return {
             "row": self.row, "col": self.col, "n_real": self.n_real, "n_fake": self.n_fake,
             "direction": self.direction, "log_ratio": self.log_ratio, "js_contribution": self.js_contribution,
-            "p_value": self.p_value, "q_value": self.q_value,
+            "z": self.z, "p_value": self.p_value, "p_family": self.p_family,
             "classes_real": [list(c) for c in self.classes_real], "classes_fake": [list(c) for c in self.classes_fake],
             "examples_real": [e.to_dict() for e in self.examples_real],
             "examples_fake": [e.to_dict() for e in self.examples_fake],
@@ -68,16 +74,17 @@ class GridResult:
     counts_real: np.ndarray
     counts_fake: np.ndarray
     log_ratio: np.ndarray
-    q_value: np.ndarray
+    z: np.ndarray  # per cell: the permutation z-score (positive: generated activations in excess)
+    p_family: np.ndarray  # per cell: family-wise adjusted p over every cell of every map
     top_classes_real: np.ndarray  # (cells, 3) class ids, -1 = none
     top_classes_fake: np.ndarray
     top_cells: tuple[Cell, ...]
     icons: np.ndarray | None = None  # (cells, S, S, 3) uint8 for the cells in icon_cells
     icon_cells: np.ndarray | None = None
 
-    @property
-    def significant_cells(self) -> int:
-        return int((self.q_value < 0.05).sum())
+    def significant_cells(self, alpha: float) -> int:
+        """Cells whose family-wise adjusted p-value is within ``alpha``."""
+        return int((self.p_family <= alpha).sum())
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -88,7 +95,7 @@ class GridResult:
             "excess": self.floor.excess,
             "excess_se": self.floor.excess_se,
             "noise_splits": self.floor.splits,
-            "significant_cells_fdr05": self.significant_cells,
+            "min_p_family": float(self.p_family.min()) if self.p_family.size else 1.0,
             "occupied_cells": int(((self.counts_real + self.counts_fake) > 0).sum()),
             "top_cells": [c.to_dict() for c in self.top_cells],
         }
@@ -127,6 +134,12 @@ class AtlasResult:
     n_real: int
     n_fake: int
     notes: tuple[str, ...] = field(default=())
+    permutations: int = 0  # label permutations of the cells' test
+    family_alpha: float = DEFAULT_ALPHA  # the view's share of the false-alarm budget (one family: every cell)
+
+    def judged(self, alpha: float) -> AtlasResult:
+        """The same result, its cells judged at ``alpha`` (the view's share of the false-alarm budget)."""
+        return replace(self, family_alpha=alpha)
 
     def layer(self, name: str) -> LayerResult:
         return next(layer for layer in self.layers if layer.layer == name)
@@ -157,5 +170,6 @@ class AtlasResult:
             "n_real_images": self.n_real,
             "n_fake_images": self.n_fake,
             "layers": {layer.layer: layer.to_dict() for layer in self.layers},
+            "cell_test": {"test": CELL_TEST, "permutations": self.permutations, "alpha": self.family_alpha},
             "notes": list(self.notes),
         })

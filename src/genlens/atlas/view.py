@@ -51,8 +51,10 @@ class AtlasOptions:
                                                    "REAL, place FAKE: one map shared by many checkpoints).")
     method: Literal["umap", "pca"] | None = option(None, "umap (Distill's settings) or pca (fast, coarser); "
                                                    "default umap, pca with --quick.")
-    alpha: float = option(0.5, "KL pseudo-count per cell (0.5 = Jeffreys).", min=1e-6)
+    pseudo_count: float = option(0.5, "KL pseudo-count per cell (0.5 = Jeffreys).", min=1e-6)
     splits: int = option(8, "Real half-splits averaged for the noise floor.", min=1)
+    permutations: int = option(4000, "Permutations of the image labels that test every cell at once (its p-value "
+                               "cannot fall below 1/(permutations+1)).", min=99)
     icons: bool = option(False, "Render a feature-visualisation icon per cell of the smallest grid.")
     icon_steps: int = option(48, "Optimisation steps per icon batch.", min=1)
     attribution: bool = option(False, "Also record activation x gradient for every logit.")
@@ -81,6 +83,7 @@ class AtlasView(View):
     title = TITLE
     Options = AtlasOptions
     tracks = True
+    families = (f"{KEY}/cells",)
 
     def applies(self, real: ImageSource, fake: ImageSource | None, options: AtlasOptions) -> str | None:
         """The atlas needs enough images for a noise floor from real half-splits."""
@@ -110,11 +113,11 @@ class AtlasView(View):
         layout = LayoutConfig(method=o.method or ("pca" if o.quick else "umap"), mode=o.layout, seed=ctx.seed)
         return analyze_atlas(
             reference.real, fake, model=reference.model, layers=list(o.layers) if o.layers else None,
-            grids=tuple(o.grids), positions=o.positions, max_images=o.max_images, layout=layout, alpha=o.alpha,
+            grids=tuple(o.grids), positions=o.positions, max_images=o.max_images, layout=layout, alpha=o.pseudo_count,
             splits=o.splits, attribution=o.attribution, icons=o.icons, icon_steps=o.icon_steps, weights=o.weights,
             input_size=o.input_size, quick=o.quick, seed=ctx.seed, device=ctx.device, cache_dir=ctx.cache_dir,
-            passes=ctx.passes,
-        )
+            passes=ctx.passes, permutations=o.permutations,
+        ).judged(ctx.alpha)
 
     def section(self, reference: FittedAtlas, fake: ImageSource, ctx: RunContext) -> Section:
         from genlens.atlas.section import build_section
@@ -162,6 +165,9 @@ class AtlasView(View):
     def load_reference(self, folder: Path, ctx: RunContext) -> FittedAtlas:
         header = json.loads((folder / "atlas.json").read_text())
         opts = header["options"]
+        if "alpha" in opts:  # references saved before the pseudo-count option was renamed
+            opts["pseudo_count"] = opts.pop("alpha")
+        opts.setdefault("permutations", AtlasOptions.permutations)
         options = AtlasOptions(**{**opts, "grids": tuple(opts["grids"]),
                                   "layers": tuple(opts["layers"]) if opts["layers"] is not None else None})
         with np.load(folder / "atlas.npz", allow_pickle=False) as z:

@@ -55,7 +55,8 @@ class _ImageCache:
         return png_data_uri(self.images[image_id][y0:y1, x0:x1], PATCH_PX)
 
 
-def _grid_payload(grid: GridResult, classes: tuple[str, ...] | None, real: _ImageCache, fake: _ImageCache) -> dict:
+def _grid_payload(grid: GridResult, classes: tuple[str, ...] | None, real: _ImageCache, fake: _ImageCache,
+                  alpha: float) -> dict:
     occupied = (grid.counts_real + grid.counts_fake) > 0
 
     def names(ids: np.ndarray) -> list[str]:
@@ -66,7 +67,8 @@ def _grid_payload(grid: GridResult, classes: tuple[str, ...] | None, real: _Imag
         "real": grid.counts_real.astype(int).tolist(),
         "fake": grid.counts_fake.astype(int).tolist(),
         "ratio": np.round(np.where(occupied, grid.log_ratio, 0.0), 4).tolist(),
-        "q": [float(f"{q:.3g}") for q in grid.q_value.tolist()],  # significant digits: a q of 6e-14 is not 0
+        "p": [float(f"{p:.3g}") for p in grid.p_family.tolist()],  # family-wise adjusted (see genlens.atlas.stats)
+        "alpha": alpha,
         "js": grid.divergences["js"], "kl_rf": grid.divergences["kl_real_fake"],
         "kl_fr": grid.divergences["kl_fake_real"], "floor": grid.floor.floor["js"], "excess": grid.floor.excess["js"],
         "classes": {int(c): [names(grid.top_classes_real[c]), names(grid.top_classes_fake[c])]
@@ -93,7 +95,9 @@ def viewer_html(result: AtlasResult, real: ImageSource, fake: ImageSource) -> st
         "model": result.model.get("name"),
         "start": {"layer": first, "grid": [g.grid for g in result.layers[first].grids].index(grid)},
         "layers": [
-            {"name": layer.layer, "grids": [_grid_payload(g, result.classes, real_cache, fake_cache) for g in layer.grids]}
+            {"name": layer.layer,
+             "grids": [_grid_payload(g, result.classes, real_cache, fake_cache, result.family_alpha)
+                       for g in layer.grids]}
             for layer in result.layers
         ],
     }

@@ -18,6 +18,7 @@ def _run(values: dict[str, Any]) -> None:
     from genlens.cli._common import console, write_json
     from genlens.errors import ConfigError
     from genlens.io.sources import open_source
+    from genlens.budget import check_alpha
     from genlens.views import RunContext, get_view
 
     view = get_view("atlas")
@@ -27,7 +28,7 @@ def _run(values: dict[str, Any]) -> None:
     if options.method not in (None, "umap", "pca") or options.layout not in ("joint", "reference"):
         raise ConfigError("--method must be umap or pca and --layout joint or reference")
     device = values["device"]
-    ctx = RunContext(device=None if device == "auto" else device, seed=values["seed"])
+    ctx = RunContext(device=None if device == "auto" else device, seed=values["seed"], alpha=check_alpha(values["alpha"]))
     real, fake = open_source(values["real"]), open_source(values["fake"])
     result = view.compare(view.fit(real, options, ctx), fake, ctx)
     if values["json_out"]:
@@ -43,7 +44,7 @@ def _run(values: dict[str, Any]) -> None:
             console.print(
                 f"{layer.layer:>14} {g.grid:>3}x{g.grid:<3} JS {g.divergences['js']:.4f}  floor {g.floor.floor['js']:.4f}"
                 f"  excess {g.floor.excess['js']:+.4f}  KL(r||f) {g.divergences['kl_real_fake']:.4f}"
-                f"  KL(f||r) {g.divergences['kl_fake_real']:.4f}  cells FDR<5% {g.significant_cells}",
+                f"  KL(f||r) {g.divergences['kl_fake_real']:.4f}  cells beyond noise {g.significant_cells(result.family_alpha)}",
                 markup=False, highlight=False,
             )
 
