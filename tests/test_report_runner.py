@@ -1,11 +1,12 @@
 """``genlens report``'s runner: every registered view appears -- applied, skipped with its reason, or
-failed with the error -- each view is fitted once per real set, and the report is refused before any
-work when --out is inside an input."""
+failed with the error -- each view is fitted once per real set, the report is refused before any
+work when --out is inside an input, and the false-alarm budget is split over the views that apply."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import ClassVar
 
 import pytest
 import torch
@@ -13,7 +14,7 @@ import torch
 from genlens.errors import ConfigError, InputError
 from genlens.io.base import ImageSource
 from genlens.report.runner import Runner, build_report
-from genlens.views import Section, View, registry
+from genlens.views import Finding, RunContext, Section, View, registry
 from genlens.views.options import option
 
 
@@ -127,3 +128,51 @@ def test_build_report_refuses_before_running(fake_registry, tmp_path):
         build_report(TinySource(5, path=str(tmp_path)), TinySource(3), tmp_path / "r")
     assert all(v.calls == [] for v in fake_registry.values())
     assert not (tmp_path / "r").exists()
+
+
+def _judging_view(key: str, p: float, applies: str | None = None) -> View:
+    """A view with one family and one test of p-value ``p``, significant against the share it gets."""
+
+    class Judging(View):
+        Options = NoOptions
+        families: ClassVar[tuple[str, ...]] = (f"{key}/tests",)
+
+        def applies(self, real, fake, options):
+            return applies
+
+        def fit(self, real, options, ctx):
+            return None
+
+        def section(self, reference, fake, ctx):
+            finding = Finding(key, "global", {}, 1.0, p <= ctx.alpha, f"{key} test", test="a test", p=p,
+                              family=f"{key}/tests", p_family=p, alpha=ctx.alpha)
+            return Section(key, key, "judged", findings=(finding,))
+
+    Judging.key, Judging.title = key, key
+    return Judging()
+
+
+@pytest.fixture
+def judging(monkeypatch):
+    made = [_judging_view("a", 0.002), _judging_view("b", 0.005), _judging_view("c", 0.0, applies="not here"),
+            _judging_view("d", 0.2)]
+    monkeypatch.setattr(registry, "_registered", {v.key: v for v in made})
+    monkeypatch.setattr(registry, "_builtin_keys", [v.key for v in made])
+
+
+def test_the_runner_splits_alpha_over_the_views_that_apply(judging):
+    runner = Runner(TinySource(5))
+    assert runner.shares(TinySource(3)) == pytest.approx({"a": 0.01 / 3, "b": 0.01 / 3, "d": 0.01 / 3})
+    sections = {s.key: s for s in runner.sections(TinySource(3))}
+    assert sections["a"].findings[0].significant and sections["a"].findings[0].alpha == pytest.approx(0.01 / 3)
+    assert not sections["b"].findings[0].significant  # 0.005 > 0.01/3: within one view's whole alpha, not its share
+    assert sections["c"].status == "skipped"
+
+
+def test_results_json_states_the_budget_and_each_findings_family(judging, tmp_path):
+    build_report(TinySource(5), TinySource(3), tmp_path / "r", ctx=RunContext(alpha=0.03))
+    doc = json.loads((tmp_path / "r" / "results.json").read_text())
+    assert doc["budget"]["alpha"] == 0.03 and "Holm" in doc["budget"]["procedure"]
+    finding = next(f for f in doc["findings"] if f["view"] == "a")
+    assert finding["family"] == "a/tests" and finding["alpha"] == pytest.approx(0.01) and finding["significant"]
+    assert finding["test"] == "a test" and finding["p"] == pytest.approx(0.002)

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from genlens._hashing import hash_array
+from genlens.budget import DEFAULT_ALPHA, check_alpha
 from genlens.errors import ConfigError
 from genlens.io.base import ImageSource
 from genlens.io.subset import PrefixSource
@@ -71,8 +73,12 @@ def compute_metrics(
     batch_size: int = 64,
     cache_dir: PathLike | None = None,
     skip_bad: bool = False,
+    alpha: float = DEFAULT_ALPHA,
 ) -> StandardMetrics:
-    """Standard metrics between ``real`` and ``fake`` in one feature space, with bootstrap CIs."""
+    """Standard metrics between ``real`` and ``fake`` in one feature space, with bootstrap CIs.
+
+    With ``floor``, each metric is judged against its real-vs-real floor; ``alpha`` is the chance
+    that a generator as good as the data has any metric judged beyond it (Holm over the metrics)."""
     if features == "precomputed":
         real_set = features_of(real, "precomputed", n=n)
         fake_set = features_of(fake, "precomputed", n=n)
@@ -85,7 +91,7 @@ def compute_metrics(
         real_set = extract(real_src, name, device, cache_dir, batch_size, extractor=extractor)
         fake_set = extract(fake_src, name, device, cache_dir, batch_size, extractor=extractor)
     reference = MetricsReference(real_set, metrics=metrics, k=k, n_boot=n_boot, level=level, seed=seed, device=device)
-    return reference.compare(fake_set, floor=floor)
+    return dataclasses.replace(reference.compare(fake_set, floor=floor), alpha=check_alpha(alpha))
 
 
 def metrics_table(result: StandardMetrics) -> Any:
@@ -153,11 +159,14 @@ def report(
     skip_bad: bool = False,
     options: dict[str, dict[str, Any]] | None = None,
     on_done: Any = None,
+    alpha: float = DEFAULT_ALPHA,
 ) -> Path:
     """Run every view that applies to ``real`` vs ``fake``; write the report to ``out_dir``.
 
     ``options[key]`` passes settings to one view (a mapping of its ``Options`` fields, or the
-    ``Options`` itself); ``on_done(section, seconds)`` is called after each view."""
+    ``Options`` itself); ``on_done(section, seconds)`` is called after each view. ``alpha`` is the
+    report's false-alarm budget: the chance that a generator as good as the real data gets any
+    significant finding (:mod:`genlens.budget`)."""
     from genlens._device import resolve_device
     from genlens.report.runner import build_report
     from genlens.views import RunContext
@@ -176,5 +185,6 @@ def report(
         device=str(resolve_device(None if device in (None, "auto") else device)),
         cache_dir=Path(cache_dir) if cache_dir is not None else None,
         seed=seed,
+        alpha=check_alpha(alpha),
     )
     return build_report(real_src, fake_src, out_dir, opts, ctx, title=title, only=only, on_done=on_done)

@@ -83,6 +83,16 @@ def build_command(app: typer.Typer, name: str, params: list[inspect.Parameter], 
 REAL_HELP = "Real images: a folder, a .npy/.npz array, or a zoo spec ('zoo:real?n=500')."
 FAKE_HELP = "Generated images, in any form REAL accepts."
 DEVICE_HELP = "Where networks and kernels run: auto (GPU when present), cpu, cuda, cuda:1, ..."
+ALPHA_HELP = ("False-alarm budget: the chance that a generator as good as the real data gets any significant "
+              "finding (split over the views and their families of tests; see docs/report.md).")
+#: genlens.budget.DEFAULT_ALPHA, without importing numpy for --help.
+DEFAULT_ALPHA = 0.01
+
+
+def alpha_parameter() -> inspect.Parameter:
+    """``--alpha``: the false-alarm budget of a command's findings."""
+    return inspect.Parameter("alpha", _KW, annotation=float, default=typer.Option(
+        DEFAULT_ALPHA, "--alpha", help=ALPHA_HELP))  # checked by genlens.budget.check_alpha
 
 
 def inputs() -> list[inspect.Parameter]:
@@ -102,6 +112,7 @@ def outputs(out_help: str = "Write a report (HTML, results.json, figures) into t
             None, "--out", help=out_help, show_default=False)),
         inspect.Parameter("seed", _KW, annotation=int, default=typer.Option(0, "--seed", help=seed_help)),
         inspect.Parameter("device", _KW, annotation=str, default=typer.Option("auto", "--device", help=DEVICE_HELP)),
+        alpha_parameter(),
     ]
 
 
@@ -119,6 +130,7 @@ def view_command(app: typer.Typer, view: Any) -> None:
     def body(values: dict[str, Any]) -> None:
         from genlens._device import resolve_device
         from genlens._json import json_safe, write_json
+        from genlens.budget import check_alpha
         from genlens.cli._common import console, err_console
         from genlens.io import open_source
         from genlens.report import check_out_dir, write_report
@@ -129,7 +141,8 @@ def view_command(app: typer.Typer, view: Any) -> None:
         if values["out"] is not None:
             check_out_dir(values["out"], [values["real"], values["fake"]])
         device = str(resolve_device(None if values["device"] == "auto" else values["device"]))
-        ctx = RunContext(device=device, cache_dir=values["cache_dir"], seed=values["seed"], out_dir=values["out"])
+        ctx = RunContext(device=device, cache_dir=values["cache_dir"], seed=values["seed"], out_dir=values["out"],
+                         alpha=check_alpha(values["alpha"]))
         reason = view.applies(real, fake, options)
         if reason is not None:
             from genlens.errors import ConfigError
@@ -141,7 +154,7 @@ def view_command(app: typer.Typer, view: Any) -> None:
             err_console.print(f"wrote {values['json_out']}")
         if values["out"] is not None:
             html = write_report([section], values["out"], title=f"genlens {view.key}",
-                                inputs={"real": real.describe(), "fake": fake.describe()})
+                                inputs={"real": real.describe(), "fake": fake.describe()}, alpha=values["alpha"])
             err_console.print(f"wrote {html}")
         console.print(section.summary, markup=False, highlight=False)
 

@@ -10,7 +10,7 @@ import typer
 
 from genlens.cli import app
 from genlens.cli._common import console, err_console
-from genlens.cli._views import build_command, option_parameters, options_from
+from genlens.cli._views import alpha_parameter, build_command, option_parameters, options_from
 from genlens.metrics.view import MetricsOptions
 
 REAL_HELP = (
@@ -46,7 +46,7 @@ def _metrics(values: dict[str, Any]) -> None:
         values["real"], values["fake"], features=options.features, metrics=list(options.metrics), n=values["n"],
         n_boot=options.n_boot, level=options.level, floor=values["floor"], k=options.k, seed=values["seed"],
         device=values["device"], batch_size=options.batch_size, cache_dir=values["cache_dir"],
-        skip_bad=values["skip_bad"],
+        skip_bad=values["skip_bad"], alpha=values["alpha"],
     )
     _print_skipped(result.inputs)
     console.print(api.metrics_table(result))
@@ -74,6 +74,7 @@ build_command(app, "metrics", [
     inspect.Parameter("cache_dir", _KW, annotation=Optional[Path], default=typer.Option(
         None, "--cache-dir", help=CACHE_HELP, show_default=False)),
     inspect.Parameter("skip_bad", _KW, annotation=bool, default=typer.Option(False, "--skip-bad", help=SKIP_BAD_HELP)),
+    alpha_parameter(),
 ], _metrics, """Compute standard metrics (FID, KID, IS, PRDC, MMD, CMS) between REAL and FAKE, with bootstrap CIs.
 
 Example: genlens metrics data/real/ samples.npz --features random-vgg16 --json metrics.json

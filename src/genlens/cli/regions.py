@@ -22,6 +22,7 @@ def _run(values: dict[str, Any]) -> None:
     from genlens.errors import ConfigError
     from genlens.io.sources import open_source
     from genlens.regions.figures import cluster_map, cms_bars, deficit_map, ordered_cka
+    from genlens.budget import check_alpha
     from genlens.views import RunContext, get_view
 
     view = get_view("regions")
@@ -29,7 +30,8 @@ def _run(values: dict[str, Any]) -> None:
     if options.partition is not None and options.clusters is not None:
         raise ConfigError("--clusters and --partition exclude each other: a saved partition fixes the clusters")
     device = values["device"]
-    ctx = RunContext(device=str(resolve_device(None if device == "auto" else device)), seed=values["seed"])
+    ctx = RunContext(device=str(resolve_device(None if device == "auto" else device)), seed=values["seed"],
+                     alpha=check_alpha(values["alpha"]))
     real, fake = open_source(values["real"]), open_source(values["fake"])
     reason = view.applies(real, fake, options)
     if reason is not None:

@@ -9,6 +9,7 @@ import typer
 
 from genlens.cli import app
 from genlens.cli._common import err_console
+from genlens.cli._views import ALPHA_HELP, DEFAULT_ALPHA
 from genlens.views.section import Section
 from genlens.cli.metrics import (
     CACHE_HELP,
@@ -41,6 +42,7 @@ def report_command(
     ),
     title: str = typer.Option("genlens report", "--title", help="Title shown at the top of the page."),
     n_boot: int = typer.Option(50, "--n-boot", min=0, help=N_BOOT_HELP),
+    alpha: float = typer.Option(DEFAULT_ALPHA, "--alpha", help=ALPHA_HELP),
     seed: int = typer.Option(0, "--seed", help=SEED_HELP),
     device: str = typer.Option("auto", "--device", help=DEVICE_HELP),
     cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help=CACHE_HELP, show_default=False),
@@ -87,6 +89,7 @@ def report_command(
         skip_bad=skip_bad,
         options=view_options(assignments, shortcuts),
         on_done=_progress,
+        alpha=alpha,
     )
     err_console.print(f"wrote {html}")
 

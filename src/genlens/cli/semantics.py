@@ -45,6 +45,7 @@ def _semantics(values: dict[str, Any]) -> None:
     from genlens.cli._common import console, write_json
     from genlens.errors import ConfigError
     from genlens.io.sources import open_source
+    from genlens.budget import check_alpha
     from genlens.views import RunContext, get_view
 
     out, json_out = values["out"], values["json_out"]
@@ -57,7 +58,8 @@ def _semantics(values: dict[str, Any]) -> None:
     if reason is not None:
         raise ConfigError(reason)
     device = values["device"]
-    ctx = RunContext(device=str(resolve_device(None if device == "auto" else device)), seed=values["seed"])
+    ctx = RunContext(device=str(resolve_device(None if device == "auto" else device)), seed=values["seed"],
+                     alpha=check_alpha(values["alpha"]))
     result = view.compare(view.fit(real, options, ctx), fake, ctx)
     payload = result.to_dict()
     if out is not None:

@@ -9,6 +9,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from genlens.budget import DEFAULT_ALPHA, Family, holm, one_sided_p
 from genlens.views.section import Finding, Section, Table
 
 KEY = "metrics"
@@ -88,6 +89,7 @@ class StandardMetrics:
     k: int
     notes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()  # caveats that change how far to trust the numbers (also among notes)
+    alpha: float = DEFAULT_ALPHA  # this view's share of the false-alarm budget (genlens.budget)
 
     def estimate(self, name: str) -> MetricEstimate:
         for est in self.estimates:
@@ -147,19 +149,29 @@ class StandardMetrics:
             out.append((e, worse / (2.0 * se)))
         return out
 
-    def findings(self) -> tuple[Finding, ...]:
-        """A ``global`` finding per judged metric; significant beyond a family-wise 5% threshold."""
-        from genlens.statistics import familywise_z
+    #: The test behind every metric's finding (``gaps``).
+    TEST = "gap between the generated half and the real-vs-real floor, normal with 2 bootstrap SE (one-sided)"
 
+    def family(self) -> Family:
+        """The one family of the view: every judged metric, Holm-corrected at the view's share."""
+        return Family(f"{KEY}/gaps", self.alpha, len(self.gaps()), "Holm")
+
+    def findings(self) -> tuple[Finding, ...]:
+        """A ``global`` finding per judged metric: its gap to the floor in noise units, its one-sided
+        p-value, significant when Holm's adjusted p-value over the judged metrics is within the
+        view's share of the budget."""
         gaps = self.gaps()
-        threshold = familywise_z(len(gaps))
+        family = self.family()
+        p_values = [one_sided_p(score) for _, score in gaps]
+        adjusted = holm(p_values)
         out = []
-        for e, score in gaps:
+        for (e, score), p, q in zip(gaps, p_values, adjusted):
             way = "below" if e.higher_is_better else "above"
             sentence = (f"{e.name} {e.matched:.4g} at half size, {way} its real-vs-real floor {e.floor:.4g} by "
                         f"{score:.1f} noise units" if score > 0 else
                         f"{e.name} {e.matched:.4g} at half size, at or better than its floor {e.floor:.4g}")
-            out.append(Finding(KEY, "global", None, float(score), bool(score > threshold), sentence))
+            out.append(Finding(KEY, "global", None, float(score), bool(q <= family.alpha), sentence, test=self.TEST,
+                               p=p, family=family.name, p_family=float(q), alpha=family.alpha))
         return tuple(out)
 
     def summary(self) -> str:
@@ -194,6 +206,7 @@ class StandardMetrics:
             notes=self.notes,
             warnings=self.warnings,
             findings=self.findings(),
+            families=(self.family(),),
             status="ok" if self.estimates else "empty",
             reason="" if self.estimates else "no metric could be computed: " + "; ".join(self.notes),
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +61,7 @@ class MetricsView(View):
     title = TITLE
     Options = MetricsOptions
     tracks = True
+    families = (f"{KEY}/gaps",)
 
     def applies(self, real: ImageSource, fake: ImageSource | None, options: MetricsOptions) -> str | None:
         n_fake = len(fake) if fake is not None else 4
@@ -81,7 +82,7 @@ class MetricsView(View):
         extractor = _extractor(reference, tuple(fake.image_size), ctx)
         features = extract(fake, reference.feature_space, ctx.device, ctx.cache_dir, reference.options.batch_size,
                            extractor=extractor)
-        return reference.reference.compare(features, floor=True)
+        return replace(reference.reference.compare(features, floor=True), alpha=ctx.alpha)
 
     # -- tracking ---------------------------------------------------------------------------------------
     def fit_tracking(self, real: ImageSource, options: MetricsOptions, ctx: RunContext) -> FittedMetrics:

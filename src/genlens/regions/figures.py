@@ -134,12 +134,15 @@ def deficit_map(result: RegionsResult) -> Figure:
 
 def _significant_deficit(result: RegionsResult) -> float:
     """The smallest deficit (log scale) that would make the widest-CI cluster significant."""
-    from genlens.statistics import familywise_z, z_of_level
+    from statistics import NormalDist
+
+    from genlens.statistics import z_of_level
 
     halves = [0.5 * (np.log(c.ci[1]) - np.log(c.ci[0])) for c in result.clusters if c.ci[1] > c.ci[0] > 0]
     if not halves:
         return 0.0
-    return float(max(halves) / z_of_level(result.plan.level) * np.sqrt(2.0) * familywise_z(result.partition.k))
+    threshold = NormalDist().inv_cdf(1.0 - result.alpha / max(result.partition.k, 1))  # Holm's first step
+    return float(max(halves) / z_of_level(result.plan.level) * np.sqrt(2.0) * threshold)
 
 
 def regions_summary(result: RegionsResult) -> str:
@@ -187,4 +190,4 @@ def regions_section(result: RegionsResult) -> Section:
         ),
     )
     return Section(key=KEY, title=TITLE, summary=summary, figures=tuple(f for f in figures if f is not None),
-                   table=table, data=result.to_dict(), findings=result.findings())
+                   table=table, data=result.to_dict(), findings=result.findings(), families=(result.family(),))

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from genlens._json import json_safe
+from genlens.budget import DEFAULT_ALPHA, Family, holm, one_sided_p
 from genlens.regions.cms import CmsEstimates, CmsPlan
 from genlens.regions.partition import PixelPartition
 from genlens.statistics import recentred_interval
+
+
+#: The test behind a cluster's finding.
+CLUSTER_TEST = ("cluster CMS below its real-vs-real floor, normal with the bootstrap SE over images of both "
+                "estimates (one-sided)")
 
 
 @dataclass(frozen=True)
@@ -28,7 +34,9 @@ class ClusterScore:
     share: float
     n_pixels: int
     level: float = 0.95
-    n_tests: int = 1  # clusters judged together: the significance threshold is family-wise over them
+    n_tests: int = 1  # clusters judged together: their p-values are Holm-adjusted as one family
+    p_family: float = float("nan")  # Holm's adjusted p over the clusters judged
+    alpha: float = DEFAULT_ALPHA  # the view's share of the false-alarm budget
 
     @property
     def deficit(self) -> float:
@@ -52,16 +60,16 @@ class ClusterScore:
         return float(self.severity * z_of_level(self.level) / np.sqrt(2.0))
 
     @property
+    def p(self) -> float:
+        """The one-sided normal p-value of :attr:`score` (NaN without a floor)."""
+        return one_sided_p(self.score) if np.isfinite(self.floor) else float("nan")
+
+    @property
     def significant(self) -> bool:
-        """The gap to the floor is larger than this sample size explains, for any of the clusters judged.
-
-        One z-threshold per cluster would call a defect-free generator broken somewhere in a
-        12-cluster partition about a third of the time; the threshold is family-wise (Bonferroni) over
-        the ``n_tests`` clusters instead, so a clean generator has no significant cluster 95% of the time.
-        """
-        from genlens.statistics import familywise_z
-
-        return bool(np.isfinite(self.floor) and self.ci[1] < self.floor and self.score > familywise_z(self.n_tests))
+        """Holm's adjusted p-value over the clusters judged (``p_family``) is within the view's share of
+        the budget (``alpha``): one threshold per cluster would call a defect-free generator broken
+        somewhere in a 12-cluster partition about a third of the time."""
+        return bool(np.isfinite(self.floor) and self.p_family <= self.alpha)
 
     def box(self, labels: np.ndarray) -> list[int]:
         """``[top, left, bottom, right]`` (end-exclusive) of this cluster's pixels in ``labels``."""
@@ -80,6 +88,8 @@ class ClusterScore:
                 "deficit": self.deficit,
                 "severity": self.severity,
                 "score": self.score,
+                "p": self.p,
+                "p_family": self.p_family,
                 "significant": self.significant,
             }
         )
@@ -107,6 +117,7 @@ class RegionsResult:
     site: tuple[int, int] = (1, 1)  # input pixels per site of the representation
     gap_ci: tuple[float, float] = (float("nan"), float("nan"))  # interval of log(image CMS / product)
     floor_gap: float = float("nan")  # the same gap between two halves of the real set
+    alpha: float = DEFAULT_ALPHA  # the view's share of the false-alarm budget (set by judged())
 
     @classmethod
     def from_estimates(
@@ -152,7 +163,16 @@ class RegionsResult:
             gap_ci=_gap_interval(est, plan.level),
             floor_gap=float(np.log(est.floor_image) - np.log(est.floor_clusters).sum())
             if est.floor_image > 0 and np.all(est.floor_clusters > 0) else float("nan"),
-        )
+        ).judged(DEFAULT_ALPHA)
+
+    def judged(self, alpha: float) -> RegionsResult:
+        """The clusters' p-values Holm-adjusted as one family at ``alpha`` (the view's share of the budget)."""
+        adjusted = holm([c.p for c in self.clusters])
+        clusters = tuple(replace(c, p_family=float(q), alpha=alpha) for c, q in zip(self.clusters, adjusted))
+        return replace(self, clusters=clusters, alpha=alpha)
+
+    def family(self) -> Family:
+        return Family("regions/clusters", self.alpha, int(sum(np.isfinite(c.p) for c in self.clusters)), "Holm")
 
     @property
     def worst(self) -> ClusterScore:
@@ -207,7 +227,9 @@ class RegionsResult:
             top, left, bottom, right = self.box(c)
             sentence = (f"cluster {c.id} (rows {top}-{bottom - 1}, cols {left}-{right - 1}, {c.n_pixels} px): "
                         f"CMS {c.cms:.4f} vs real floor {c.floor:.4f}, {c.score:.1f} noise units")
-            out.append(Finding("regions", "region", [top, left, bottom, right], c.score, c.significant, sentence))
+            out.append(Finding("regions", "region", [top, left, bottom, right], c.score, c.significant, sentence,
+                               test=CLUSTER_TEST, p=c.p, family=self.family().name, p_family=c.p_family,
+                               alpha=c.alpha))
         return tuple(out)
 
     @property

@@ -93,6 +93,7 @@ class RegionsView(View):
     title = TITLE
     Options = RegionsOptions
     tracks = True
+    families = ("regions/clusters",)
 
     def applies(self, real: ImageSource, fake: ImageSource | None, options: RegionsOptions) -> str | None:
         """Pixel-by-pixel comparison needs real and fake images of one size."""
@@ -145,11 +146,11 @@ class RegionsView(View):
         opts = reference.options
         plan = CmsPlan(estimator=opts.estimator, mode=opts.mode, n_boot=opts.n_boot, level=opts.level, seed=ctx.seed)
         if reference.extractor is None:
-            return compare_regions(reference.real, fake, plan, opts.max_images, ctx.device)
+            return compare_regions(reference.real, fake, plan, opts.max_images, ctx.device).judged(ctx.alpha)
         rep = Representation.parse(reference.real.representation)
         maps, info, _ = feature_maps(fake, rep, opts.max_images, ctx.device, ctx.seed, reference.extractor,
                                      passes=ctx.passes)
-        return compare_regions(reference.real, maps, plan, opts.max_images, ctx.device, fake_info=info)
+        return compare_regions(reference.real, maps, plan, opts.max_images, ctx.device, fake_info=info).judged(ctx.alpha)
 
     # -- tracking ---------------------------------------------------------------------------------------
     def fit_tracking(self, real: ImageSource, options: RegionsOptions, ctx: RunContext) -> FittedRegions:

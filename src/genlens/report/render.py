@@ -116,11 +116,22 @@ def _unique_keys(sections: Sequence[Section]) -> list[str]:
     return keys
 
 
+def budget_document(sections: Sequence[Section], alpha: float | None) -> dict[str, Any]:
+    """How ``significant`` was decided: the report's budget and every family's share of it."""
+    from genlens.budget import PROCEDURE
+
+    families = [f.to_dict() for sec in sections for f in sec.families]
+    total = alpha if alpha is not None else sum(f["alpha"] for f in families)
+    return {"alpha": total, "procedure": PROCEDURE, "families": families}
+
+
 def results_document(
-    sections: Sequence[Section], inputs: Mapping[str, Any], title: str, keys: Sequence[str] | None = None
+    sections: Sequence[Section], inputs: Mapping[str, Any], title: str, keys: Sequence[str] | None = None,
+    alpha: float | None = None,
 ) -> dict[str, Any]:
-    """The ``results.json`` object: versioned, JSON-safe, one entry per section key, and every view's
-    findings in one list, strongest first (``findings``)."""
+    """The ``results.json`` object: versioned, JSON-safe, one entry per section key, every view's
+    findings in one list, strongest first (``findings``), and the false-alarm budget they were judged
+    by (``budget``: ``alpha`` for the whole report, each family's share)."""
     keys = list(keys) if keys is not None else _unique_keys(sections)
     return json_safe(
         {
@@ -129,6 +140,7 @@ def results_document(
             "title": title,
             "created": _now(),
             "inputs": dict(inputs),
+            "budget": budget_document(sections, alpha),
             "findings": [f.to_dict() for f in ranked(f for sec in sections for f in sec.findings)],
             "sections": {
                 key: {
@@ -158,6 +170,7 @@ def write_report(
     title: str = "genlens report",
     inputs: Mapping[str, Any] | None = None,
     protect: Iterable[str | os.PathLike[str]] = (),
+    alpha: float | None = None,
 ) -> Path:
     """Write ``report.html``, ``results.json`` and ``figures/*.png`` to ``out_dir``; return the HTML path.
 
@@ -180,7 +193,7 @@ def write_report(
             )
         views.append({"key": key, "section": sec, "figures": figures, "raw": _pretty_json(sec.data)})
 
-    doc = results_document(sections, inputs, title, keys)
+    doc = results_document(sections, inputs, title, keys, alpha)
     write_json(out / "results.json", doc)
 
     counts = {status: sum(1 for s in sections if s.status == status) for status in ("ok", "empty", "failed", "skipped")}
@@ -193,6 +206,7 @@ def write_report(
         views=views,
         counts=counts,
         findings=[f for f in doc["findings"] if f["significant"]],
+        budget=doc["budget"],
     )
     return atomic_write_text(out / "report.html", html)
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from genlens.budget import check_alpha, view_shares
 from genlens.errors import ConfigError, GenlensError
 from genlens.features.shared_pass import SharedPasses
 from genlens.io.base import ImageSource
@@ -34,6 +36,7 @@ class Runner:
     def __init__(self, real: ImageSource, options: Mapping[str, Any] | None = None, ctx: RunContext | None = None,
                  only: Sequence[str] | None = None) -> None:
         self.real, self.ctx = real, ctx or RunContext()
+        self.alpha = check_alpha(self.ctx.alpha)  # the report's whole false-alarm budget
         registered = views()
         known = {v.key for v in registered}
         options = dict(options or {})
@@ -69,10 +72,28 @@ class Runner:
                 continue
         return passes
 
+    def shares(self, fake: ImageSource) -> dict[str, float]:
+        """Each view's share of the report's false-alarm budget: equal over the views that apply to
+        ``fake`` and have findings to judge (:mod:`genlens.budget`). A view whose check fails keeps a
+        share: its section fails, and the budget stays valid (only more conservative)."""
+        judged = []
+        for view in self.views:
+            if not view.families:
+                continue
+            try:
+                if view.applies(self.real, fake, self.options[view.key]) is not None:
+                    continue
+            except Exception:  # noqa: BLE001,S112 -- the view's own section reports it
+                pass
+            judged.append(view.key)
+        return view_shares(self.alpha, judged)
+
     def section(self, view: View, fake: ImageSource, out_dir: Path | None = None,
-                passes: SharedPasses | None = None) -> Section:
-        """``applies``, then ``fit`` (once) and the view's section of ``fake``; errors become a failed section."""
-        ctx = RunContext(self.ctx.device, self.ctx.cache_dir, self.ctx.seed, out_dir, passes)
+                passes: SharedPasses | None = None, alpha: float | None = None) -> Section:
+        """``applies``, then ``fit`` (once) and the view's section of ``fake``; errors become a failed section.
+
+        ``alpha`` is the view's share of the budget (default: the whole of it, as for a view run alone)."""
+        ctx = replace(self.ctx, out_dir=out_dir, passes=passes, alpha=self.alpha if alpha is None else alpha)
         try:
             reason = view.applies(self.real, fake, self.options[view.key])
             if reason is not None:
@@ -96,10 +117,11 @@ class Runner:
         """One section per view, in registry order; views reading one network share its pass
         (the view that runs it first is timed for it)."""
         passes = self.plan(fake)
+        shares = self.shares(fake)
         out = []
         for view in self.views:
             start = time.perf_counter()
-            out.append(self.section(view, fake, out_dir, passes))
+            out.append(self.section(view, fake, out_dir, passes, shares.get(view.key, self.alpha)))
             if on_done is not None:
                 on_done(out[-1], time.perf_counter() - start)
         return out
@@ -121,4 +143,4 @@ def build_report(
     check_out_dir(out_dir, input_paths(inputs))  # refuse before spending minutes on the views
     runner = Runner(real, options, ctx, only)
     sections = runner.sections(fake, out_dir, on_done)
-    return write_report(sections, out_dir, title=title, inputs=inputs)
+    return write_report(sections, out_dir, title=title, inputs=inputs, alpha=runner.alpha)

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from genlens.budget import DEFAULT_ALPHA, Family, holm, two_sided_p
 from genlens.errors import InputError
 from genlens.io.base import ImageSource
 from genlens.views.section import Figure, Finding, Section, Table
@@ -37,6 +38,7 @@ class SemanticsResult:
     classes: tuple[str, ...]
     image_size: tuple[int, int]
     inputs: dict[str, Any]
+    alpha: float = DEFAULT_ALPHA  # the view's share of the false-alarm budget
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -53,20 +55,26 @@ class SemanticsResult:
             return []
         return [area_figure(self.comparison), presence_figure(self.comparison)]
 
-    def findings(self) -> tuple[Finding, ...]:
-        """A ``class`` finding per class: its area gap in noise units (Welch z), significant when beyond a
-        family-wise 5% threshold over the classes and its interval excludes 0."""
-        from genlens.statistics import familywise_z
+    #: The test behind a class's finding.
+    TEST = "per-class mean area, generated vs real images, Welch z (two-sided)"
 
-        threshold = familywise_z(len(self.comparison.classes))
+    def family(self) -> Family:
+        return Family(f"{KEY}/classes", self.alpha, len(self.comparison.classes), "Holm")
+
+    def findings(self) -> tuple[Finding, ...]:
+        """A ``class`` finding per class: its area gap in noise units (Welch z over images) and its
+        two-sided p-value, significant when Holm's adjusted p-value over the classes is within the
+        view's share of the budget."""
+        family = self.family()
+        p_values = [two_sided_p(s.z) for s in self.comparison.classes]
+        adjusted = holm(p_values)
         out = []
-        for s in self.comparison.classes:
+        for s, p, q in zip(self.comparison.classes, p_values, adjusted):
             way = "fewer" if s.area_diff < 0 else "more"
-            excludes_zero = s.area_diff_ci[0] > 0 or s.area_diff_ci[1] < 0
             sentence = (f"{s.name}: generated area {s.fake_area:.4f} vs real {s.real_area:.4f} ({way}; present in "
                         f"{s.fake_presence:.0%} of generated vs {s.real_presence:.0%} of real images)")
-            out.append(Finding(KEY, "class", s.name, float(abs(s.z)), bool(abs(s.z) > threshold and excludes_zero),
-                               sentence))
+            out.append(Finding(KEY, "class", s.name, float(abs(s.z)), bool(q <= family.alpha), sentence,
+                               test=self.TEST, p=p, family=family.name, p_family=float(q), alpha=family.alpha))
         return tuple(out)
 
     def to_section(self) -> Section:
@@ -81,7 +89,7 @@ class SemanticsResult:
         table = Table(columns=("class", "real area", "fake area", "diff", "diff CI", "real presence",
                                "fake presence", "z"), rows=rows)
         return Section(key=KEY, title=TITLE, summary=self.summary(), figures=tuple(self.figures()),
-                       table=table, data=self.to_dict(), findings=self.findings())
+                       table=table, data=self.to_dict(), findings=self.findings(), families=(self.family(),))
 
     def summary(self) -> str:
         """One sentence with the key finding, from the same evidence as the table: the classes beyond noise."""

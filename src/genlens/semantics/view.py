@@ -8,7 +8,7 @@ gives tracking FSD and every class's mean area, with their standard errors.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +77,7 @@ class SemanticsView(View):
     title = TITLE
     Options = SemanticsOptions
     tracks = True
+    families = ("semantics/classes",)
 
     def applies(self, real: ImageSource, fake: ImageSource | None, options: SemanticsOptions) -> str | None:
         if segmenter_for(real, options) is None:
@@ -94,8 +95,9 @@ class SemanticsView(View):
     def compare(self, reference: FittedSemantics, fake: ImageSource, ctx: RunContext) -> SemanticsResult:
         o = reference.options
         size = common_size(reference.real, fake)
-        return compare_areas_of(reference.real, reference.areas_at(size), fake, reference.segmenter, size, o.batch_size,
-                                o.n_boot, o.level, ctx.seed, o.presence_threshold, o.max_images)
+        result = compare_areas_of(reference.real, reference.areas_at(size), fake, reference.segmenter, size,
+                                  o.batch_size, o.n_boot, o.level, ctx.seed, o.presence_threshold, o.max_images)
+        return replace(result, alpha=ctx.alpha)
 
     # -- tracking ---------------------------------------------------------------------------------------
     def measure(self, reference: FittedSemantics, images: torch.Tensor, ctx: RunContext, n_boot: int = 20) -> Measurements:

@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from genlens.budget import DEFAULT_ALPHA
 from genlens.errors import ConfigError
 from genlens.io.base import ImageSource
 from genlens.views.section import Finding, Section
@@ -40,7 +41,9 @@ class RunContext:
 
     ``out_dir`` is where a view may write files beside the report (the atlas viewer); ``None`` when
     nothing but the result is wanted. ``passes`` holds the network passes the views planned together
-    (:class:`~genlens.features.shared_pass.SharedPasses`); ``None`` outside a report.
+    (:class:`~genlens.features.shared_pass.SharedPasses`); ``None`` outside a report. ``alpha`` is
+    this view's share of the false-alarm budget (:mod:`genlens.budget`): the whole budget for a view
+    run alone, its equal part of it in a report.
     """
 
     device: str = "cpu"
@@ -48,6 +51,7 @@ class RunContext:
     seed: int = 0
     out_dir: Path | None = None
     passes: Any = None
+    alpha: float = DEFAULT_ALPHA
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,9 @@ class View:
     Options: ClassVar[type]
     #: Whether tracking can log this view at every step (:meth:`measure`).
     tracks: ClassVar[bool] = False
+    #: The families of tests its findings are corrected in (``view/part``); its share of a report's
+    #: false-alarm budget is split equally over them. Empty: the view finds nothing to judge.
+    families: ClassVar[tuple[str, ...]] = ()
 
     # -- options --------------------------------------------------------------------------------------
     def options(self, given: Any = None, **overrides: Any) -> Any:

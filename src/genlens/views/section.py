@@ -47,7 +47,13 @@ class Finding:
     """What a user acts on: which view found what, where, how strongly (in noise units), and whether
     it stands beyond the noise. ``where`` depends on ``kind``: a ``box`` ``[top, left, bottom, right]``
     in input pixels for a ``region``, a class name for a ``class``, example image indices for a
-    ``mode``, a layer and cell for a ``cell``, nothing for a ``global`` finding."""
+    ``mode``, a layer and cell for a ``cell``, nothing for a ``global`` finding.
+
+    Its evidence: ``test`` names the test (whose unit of independence is the image), ``p`` is that
+    test's own p-value, ``family`` the family of tests it was corrected in, ``p_family`` its
+    family-wise adjusted p-value and ``alpha`` the family's share of the report's false-alarm budget
+    (:mod:`genlens.budget`); ``significant`` is ``p_family <= alpha``.
+    """
 
     view: str
     kind: str
@@ -55,10 +61,16 @@ class Finding:
     score: float
     significant: bool
     sentence: str
+    test: str = ""
+    p: float = float("nan")
+    family: str = ""
+    p_family: float = float("nan")
+    alpha: float = float("nan")
 
     def to_dict(self) -> dict[str, Any]:
         return {"view": self.view, "kind": self.kind, "where": self.where, "score": self.score,
-                "significant": self.significant, "sentence": self.sentence}
+                "significant": self.significant, "sentence": self.sentence, "test": self.test, "p": self.p,
+                "family": self.family, "p_family": self.p_family, "alpha": self.alpha}
 
 
 def ranked(findings: Any) -> list[Finding]:
@@ -86,6 +98,7 @@ class Section:
     notes: tuple[str, ...] = ()  # caveats worth reading next to the numbers (warnings, choices made)
     findings: tuple[Finding, ...] = ()  # what the view found, each with where, score and significance
     warnings: tuple[str, ...] = ()  # caveats that change how far to trust the numbers: printed on the console too
+    families: tuple[Any, ...] = ()  # genlens.budget.Family: the families its findings were corrected in
 
     @property
     def verdict(self) -> str:
