@@ -68,6 +68,16 @@ def test_tests_find_a_separation_and_a_missed_mode():
     mode = mode_test(real, fake, 0.01)
     assert mode.p < 1e-6 and mode.count >= 30 and mode.expected < 3
     assert accuracy > 0.5 and p < 0.05 and auc > 0.6 and p_auc < 0.01
+    assert mode.subset and abs(mode.missed_share - 0.2) < 0.1, mode  # the other 80% score as the fakes do
+
+
+@pytest.mark.parametrize("shift", [1.0, 3.0])
+def test_a_shift_of_every_real_image_is_not_a_missed_subset(shift):
+    rng = np.random.default_rng(2)
+    real = [rng.normal(shift, 1, 400) for _ in range(2)]
+    fake = [rng.normal(0, 1, 400) for _ in range(2)]
+    mode = mode_test(real, fake, 0.01)
+    assert mode.p < 1e-3 and not mode.subset, mode  # surely-real images in excess, but all of them moved
 
 
 def test_regions_are_bounding_boxes_of_connected_significant_blocks():
@@ -198,7 +208,17 @@ def test_the_real_images_with_the_dropped_class_are_the_missed_mode(real):
     car = CLASSES.index("car")
     has_car = [bool(real.scenes(i, i + 1).present[0, car]) for i in mode.where["real_examples"]]
     assert np.mean(has_car) >= 0.75, has_car  # ~40% of real images contain a car
-    assert set(mode.where) == {"real_examples", "fake_examples"} and "#" in mode.sentence
+    assert set(mode.where) == {"real_examples", "fake_examples", "real_names"} and "#" in mode.sentence
+    assert mode.family == "critic/mode" and mode.p_family <= mode.alpha
+
+
+@pytest.mark.slow
+def test_a_blur_every_generated_image_shares_is_global_not_a_missed_mode(real):
+    result = compare_critic(real, _fake("blur_region", box=(16, 0, 32, 32)), PLAN, None)
+    assert result.mode.p < result.alpha and not result.mode.subset  # many surely-real images, none of them a mode
+    kinds = {f.kind for f in result.findings() if f.significant}
+    assert "mode" not in kinds and kinds & {"global", "region"}, result.findings()
+    assert "not a missed subset" in next(f for f in result.findings() if f.family == "critic/mode").sentence
 
 
 @pytest.mark.slow

@@ -38,12 +38,12 @@ from genlens.critic.stats import (
     standardised,
 )
 from genlens.io.base import ImageSource
+from genlens.budget import DEFAULT_ALPHA, family_level
 from genlens.statistics import familywise_z, permutation
 
-#: Independent families of tests in the view (accuracy, the block map, the missed modes): each gets
-#: ``ALPHA / FAMILIES`` so the chance of any false finding for a generator as good as the data is <= ALPHA.
-ALPHA = 0.05
-FAMILIES = 3
+#: The view's families of tests (its global rank test, the block map, the missed modes): each gets an
+#: equal part of the view's share of the false-alarm budget (:mod:`genlens.budget`).
+FAMILIES = ("critic/global", "critic/map", "critic/mode")
 #: A grid's pixel edges: (rows, cols).
 Edges = tuple[np.ndarray, np.ndarray]
 #: Examples of each kind shown in the grids and named in the mode finding.
@@ -88,8 +88,10 @@ def fold_indices(n: int, folds: int, seed: int) -> list[np.ndarray]:
 
 
 def compare_critic(real: ImageSource, fake: ImageSource, plan: CriticPlan, max_images: int | None,
-                   device: str | torch.device | None = None) -> CriticResult:
-    """Cross-fit critics on the first ``n`` images of each set (``n`` equal, so chance accuracy is 0.5)."""
+                   device: str | torch.device | None = None, alpha: float = DEFAULT_ALPHA) -> CriticResult:
+    """Cross-fit critics on the first ``n`` images of each set (``n`` equal, so chance accuracy is 0.5).
+
+    ``alpha`` is the view's share of the false-alarm budget, split equally over its three families."""
     n = min(len(real), len(fake), max_images or max(len(real), len(fake)))
     height, width = real.image_size
     # both sets in memory, each fold's training copies of them, and their concatenation in training
@@ -114,7 +116,7 @@ def compare_critic(real: ImageSource, fake: ImageSource, plan: CriticPlan, max_i
         fold.fake_scores, fold.pixels["fake"], fake_blocks = judge(model, fake_images[fold.fake_idx], grids, kernel, dev)
         fold.blocks = {g: {"real": real_blocks[g], "fake": fake_blocks[g]} for g in grids}
         folds.append(fold)
-    return summarise(folds, real, fake, real_images, fake_images, plan, grids, model.receptive_field)
+    return summarise(folds, real, fake, real_images, fake_images, plan, grids, model.receptive_field, alpha)
 
 
 def judge(model: Critic, images: torch.Tensor, grids: dict[int, Edges], kernel: torch.Tensor,
@@ -134,9 +136,9 @@ def judge(model: Critic, images: torch.Tensor, grids: dict[int, Edges], kernel: 
 
 def summarise(folds: list[_Fold], real: ImageSource, fake: ImageSource, real_images: torch.Tensor,
               fake_images: torch.Tensor, plan: CriticPlan, grids: dict[int, Edges],
-              receptive_field: int) -> CriticResult:
+              receptive_field: int, view_alpha: float = DEFAULT_ALPHA) -> CriticResult:
     """The held-out evidence of every fold turned into tests, maps and examples."""
-    alpha = ALPHA / FAMILIES
+    alpha = family_level(view_alpha, len(FAMILIES))
     real_scores = [f.real_scores for f in folds]
     fake_scores = [f.fake_scores for f in folds]
     accuracy, p_accuracy = accuracy_test(real_scores, fake_scores)
@@ -148,7 +150,8 @@ def summarise(folds: list[_Fold], real: ImageSource, fake: ImageSource, real_ima
         block_z = np.divide(block_gaps[g], block_se, out=np.zeros_like(block_gaps[g]), where=block_se > 0)
         levels.append(BlockLevel(g, block_z, edges))
     # One-sided (only a positive gap gives the fakes away), Bonferroni over every block of every grid.
-    threshold = familywise_z(sum(level.z.size for level in levels), 2 * alpha)
+    n_blocks = sum(level.z.size for level in levels)
+    threshold = familywise_z(n_blocks, 2 * alpha)
     regions = scan_regions(levels, threshold)
     finest = levels[0]
     mode = mode_test(real_scores, fake_scores, plan.quantile)
@@ -177,6 +180,7 @@ def summarise(folds: list[_Fold], real: ImageSource, fake: ImageSource, real_ima
         block_edges=finest.edges,
         levels=tuple(levels),
         threshold_z=threshold,
+        n_blocks=n_blocks,
         regions=tuple(regions),
         mode=mode,
         alpha=alpha,

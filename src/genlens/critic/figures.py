@@ -86,7 +86,8 @@ def critic_section(result: CriticResult) -> Section:
     plan = result.plan
     note = (f"Critic: {plan.depth} conv layers, width {plan.width}, receptive field {result.receptive_field} px, "
             f"{plan.epochs} epochs (at least {plan.min_steps} batches); every score is held out ({result.folds}-fold "
-            f"cross-fitting). Each of the three tests uses {100 * result.alpha:.2g}% of a 5% family-wise false "
-            "alarm rate.")
+            f"cross-fitting). Each of the three families of tests (global, map, mode) is judged at "
+            f"{100 * result.alpha:.2g}%, an equal part of the view's share of the report's false-alarm budget.")
     return Section(key=KEY, title=TITLE, summary=result.summary(), figures=tuple(f for f in figures if f is not None),
-                   table=table, data=result.to_dict(), notes=(note,), findings=result.findings())
+                   table=table, data=result.to_dict(), notes=(note,), findings=result.findings(),
+                   families=result.families())

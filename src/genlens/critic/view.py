@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from genlens.critic.analysis import CriticPlan, compare_critic
+from genlens.critic.analysis import FAMILIES, CriticPlan, compare_critic
 from genlens.critic.result import KEY, TITLE, CriticResult
 from genlens.io.base import ImageSource
 from genlens.views.base import RunContext, View, size_mismatch
@@ -56,6 +56,7 @@ class CriticView(View):
     title = TITLE
     Options = CriticOptions
     tracks = False
+    families = FAMILIES
 
     def applies(self, real: ImageSource, fake: ImageSource | None, options: CriticOptions) -> str | None:
         """One image size (the map is pixel by pixel) and enough images for every fold."""
@@ -75,4 +76,4 @@ class CriticView(View):
         plan = CriticPlan(folds=o.folds, epochs=o.epochs, min_steps=o.min_steps, width=o.width, depth=o.depth,
                           batch_size=o.batch_size, lr=o.lr, crop=o.crop, grid=o.grid, quantile=o.quantile,
                           seed=ctx.seed)
-        return compare_critic(reference.real, fake, plan, o.max_images, ctx.device)
+        return compare_critic(reference.real, fake, plan, o.max_images, ctx.device, alpha=ctx.alpha)
