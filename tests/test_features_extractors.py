@@ -47,7 +47,8 @@ def test_torchvision_hooks_read_the_named_layers(images: torch.Tensor) -> None:
     torch.testing.assert_close(out["layer2"], l2.mean(dim=(2, 3)), atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(out["layer3"], l3.mean(dim=(2, 3)), atol=1e-5, rtol=1e-5)
     spatial = get_extractor("torchvision:resnet18:layer3", device="cpu", weights="random", seed=3, input_size=64, spatial=True)
-    torch.testing.assert_close(spatial(images)["layer3"], l3, atol=1e-5, rtol=1e-5)
+    # Channels-last kernels sum in another order than the hooked forward: ~1e-5 apart on some CPUs.
+    torch.testing.assert_close(spatial(images)["layer3"], l3, atol=5e-5, rtol=1e-5)
     # no layer: the input of the last Linear, i.e. the pooled pre-logit features
     pre = get_extractor("torchvision:resnet18", device="cpu", weights="random", seed=3, input_size=64)
     with torch.no_grad():
