@@ -18,15 +18,11 @@ def _naive_scores(values, higher_is_better, se, min_history=4, threshold=10.0):
     for t in range(1, len(values)):
         history = changes[start : t - 1]
         k = len(history)
-        if changes[t - 1] <= 0 or (k < min_history and start > 0):
+        if k < min_history or changes[t - 1] <= 0:
             continue
-        # under 'nothing changed', both values share the earlier step's noise
-        measured = 2 * se[t - 1] ** 2
-        if k < min_history:  # a short history: the measured noise alone
-            center, mad = 0.0, 0.0
-        else:
-            center = float(np.median(history))
-            mad = float(np.median([abs(h - center) for h in history]))
+        center = float(np.median(history))
+        mad = float(np.median([abs(h - center) for h in history]))
+        measured = 2 * se[t - 1] ** 2  # under 'nothing changed', both values share the earlier step's noise
         noise = max(measured**0.5, 1.4826 * mad)
         out[t] = (changes[t - 1] - center) / noise
         if out[t] > threshold:
@@ -41,7 +37,7 @@ def test_scores_match_the_rule_written_out(rng, higher):
     se = list(rng.uniform(0.1, 0.5, size=30))
     got, noise = worsening_scores(values, higher, se)
     np.testing.assert_allclose(got, _naive_scores(values, higher, se), rtol=1e-12, equal_nan=True)
-    assert got[20] > 10 and np.isnan(noise[0]) and np.isfinite(noise[1:21]).all()  # judged from the 2nd step
+    assert got[20] > 10 and np.isnan(noise[:5]).all() and np.isfinite(noise[5:21]).all()  # judged from the 5th step
     assert np.isnan(noise[21:25]).all()  # after the break, the new regime needs 4 changes of its own
 
 
@@ -165,26 +161,3 @@ def test_a_broken_step_is_judged_by_the_noise_before_it_not_by_its_own():
     scores, noise = worsening_scores(kid, False, se)
     assert scores[-1] > 10 * EventRule().threshold
     assert noise[-1] < 1.0
-
-
-@pytest.mark.parametrize("k", [1, 2, 3, 4])
-def test_k_identical_checkpoints_then_a_broken_one_is_flagged_at_the_broken_one(k):
-    # KID near 2e-5 with its bootstrap error, then a jump of 30 noise units: no earlier change is needed
-    kid = [2.2e-5] * k + [1.75e-4]
-    se = [5e-6] * k + [4e-5]
-    scores, _ = worsening_scores(kid, False, se)
-    assert np.nanargmax(scores) == k and scores[k] > EventRule().threshold, scores
-    series = {"run": {"metrics/kid": list(enumerate(kid)), "se/metrics/kid": list(enumerate(se))}}
-    events = detect_events(series, directions={"metrics/kid": False})
-    assert [(e.step, e.metric) for e in events] == [(k, "metrics/kid")]
-
-
-def test_a_run_that_only_improves_has_no_event(rng):
-    fid = list(40.0 * np.exp(-np.arange(8) / 3.0) + 5.0)
-    series = {"run": {"metrics/fid": list(enumerate(fid)), "se/metrics/fid": [(i, 0.2) for i in range(8)]}}
-    assert detect_events(series, directions={"metrics/fid": False}) == []
-
-
-def test_a_short_history_without_a_measured_error_is_not_judged():
-    scores, noise = worsening_scores([1.0, 5.0, 9.0], False, None)
-    assert np.isnan(scores).all() and np.isnan(noise).all()

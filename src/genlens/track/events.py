@@ -17,14 +17,11 @@ contains. The measured part is a floor that a lucky history cannot lower: four n
 give a MAD near zero, and without it an ordinary fifth change scored hundreds of noise units. The
 spread part keeps a GAN's ordinary epoch-to-epoch swings from being read as breaks. A step is an event when it
 is a worsening (``w_t > 0``) and ``(w_t - d_t) / noise_t`` exceeds ``threshold``, where ``d_t`` is the
-run's usual change (the median of earlier changes). While the run has fewer than ``min_history``
-earlier changes, a step is judged as soon as it has a predecessor, against the measured noise alone
-(``d_t = 0``, ``noise_t = m_t``): a break at the second checkpoint is seen, and a run of two
-checkpoints can have an event. Without a measured error such a step is not judged. After an event the metric's history starts again from the step after it, as a
+run's usual change (the median of earlier changes). A step is judged once ``min_history`` earlier
+changes exist. After an event the metric's history starts again from the step after it, as a
 change detector resets after an alarm: the run has entered a new regime, and its later steps are
 judged against that regime once it has ``min_history`` changes of its own, not against the healthy
-past (which would flag every step of a diverging run, each further from the old baseline); until it
-has them, its steps are not judged. No future
+past (which would flag every step of a diverging run, each further from the old baseline). No future
 values are used, so the same rule can run live during training.
 
 The defaults (10 noise units, 4 earlier changes) are set by ``benchmarks/bench_track_false_alarms.py``:
@@ -60,8 +57,7 @@ MAD_SCALE = 1.4826
 
 @dataclass(frozen=True)
 class EventRule:
-    """``threshold`` noise units; ``min_history`` earlier changes before the run's own spread is used
-    (before that, a step is judged against its measured noise alone)."""
+    """``threshold`` noise units; ``min_history`` earlier changes before a step can be judged."""
 
     threshold: float = 10.0
     min_history: int = 4
@@ -124,15 +120,10 @@ def worsening_scores(values: Sequence[float], higher_is_better: bool, se: Sequen
     for t in range(worse.size):
         history = worse[start:t][np.isfinite(worse[start:t])]
         k = history.size
-        if not np.isfinite(worse[t]):
+        if k < rule.min_history or not np.isfinite(worse[t]):
             continue
-        if k >= rule.min_history:
-            center = float(np.median(history))
-            spread = MAD_SCALE * float(np.median(np.abs(history - center)))
-        elif start == 0 and has_se[t]:  # a short run: the measured noise alone, no usual change yet
-            center, spread = 0.0, 0.0
-        else:  # a new regime after a break waits for its own history; no measured noise, no judgement
-            continue
+        center = float(np.median(history))
+        spread = MAD_SCALE * float(np.median(np.abs(history - center)))
         variance = max(measured[t], spread**2)
         floor = max(rel_floor * float(magnitude[t + 1]), 1e-12)
         noise = max(float(np.sqrt(variance)), floor if not has_se[t] else 1e-12)
