@@ -72,20 +72,6 @@ def holm(p_values: Sequence[float] | np.ndarray) -> np.ndarray:
     return out
 
 
-def one_sided_p(z: float) -> float:
-    """The upper-tail normal p-value of a score in noise units."""
-    from scipy.stats import norm
-
-    return float(norm.sf(z)) if np.isfinite(z) else float("nan")
-
-
-def two_sided_p(z: float) -> float:
-    """The two-sided normal p-value of a score in noise units."""
-    from scipy.stats import norm
-
-    return float(2.0 * norm.sf(abs(z))) if np.isfinite(z) else float("nan")
-
-
 @dataclass(frozen=True)
 class Family:
     """One family of tests in a report: its name (``view/part``), its level and how many tests it holds."""

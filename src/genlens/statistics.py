@@ -244,3 +244,17 @@ def z_of_p(p: float) -> float:
 
     p = min(max(float(p), 1e-300), 1.0)
     return float(norm.isf(p / 2.0))  # the upper tail directly: exact for p far below float precision
+
+
+def one_sided_p(z: float) -> float:
+    """The upper-tail normal p-value of a score in noise units."""
+    from scipy.stats import norm
+
+    return float(norm.sf(z)) if np.isfinite(z) else float("nan")
+
+
+def two_sided_p(z: float) -> float:
+    """The two-sided normal p-value of a score in noise units."""
+    from scipy.stats import norm
+
+    return float(2.0 * norm.sf(abs(z))) if np.isfinite(z) else float("nan")

@@ -6,7 +6,6 @@ from collections.abc import MutableMapping, Sequence
 from pathlib import Path
 
 import numpy as np
-from scipy import stats as sp_stats
 
 from genlens.atlas.activations import (
     CONSUMER,
@@ -97,13 +96,13 @@ def analyze_atlas(
                 shared_layouts[layer] = fitted
     grids = sorted(grids)
     test = cell_test(acts, coords_of, grids, permutations, seed)
+    tested = iter(zip(test.z, test.p_normal, test.p_family))  # one map per layer and grid, in this order
     layer_results = []
-    for m, (layer, act) in enumerate(acts.items()):
+    for layer, act in acts.items():
         coords = coords_of[layer]
         grid_results = tuple(
-            grid_statistics(act, coords, g, alpha, splits, top_k, examples, classes, seed,
-                            test.z[m * len(grids) + i], test.p_family[m * len(grids) + i])
-            for i, g in enumerate(grids)
+            grid_statistics(act, coords, g, alpha, splits, top_k, examples, classes, seed, *next(tested))
+            for g in grids
         )
         if icons:
             from genlens.atlas.icons import IconConfig, render_cell_icons
@@ -181,7 +180,7 @@ def cell_test(acts: dict[str, LayerActivations], coords_of: dict[str, np.ndarray
 
 def grid_statistics(act: LayerActivations, coords: np.ndarray, grid: int, alpha: float, splits: int, top_k: int,
                     examples: int, classes: tuple[str, ...] | None, seed: int, z: np.ndarray,
-                    p_family: np.ndarray) -> GridResult:
+                    p_normal: np.ndarray, p_family: np.ndarray) -> GridResult:
     """Everything per grid: counts, divergences, noise floor, the cells' tests, top classes, the top cells
     (the ``top_k`` with the largest permutation ``|z|``)."""
     cells = stats.cell_index(coords, grid)
@@ -190,7 +189,6 @@ def grid_statistics(act: LayerActivations, coords: np.ndarray, grid: int, alpha:
     g = stats.histogram(cells[is_fake], grid)
     floor = stats.noise_floor(cells[is_real], act.image_id[is_real], cells[is_fake], act.image_id[is_fake],
                               grid, alpha, splits, seed)
-    p_normal = 2.0 * sp_stats.norm.sf(np.abs(z))
     ratio = stats.log_ratio(r, g, alpha)
     contrib = stats.js_contributions(r, g)
     n_classes = len(classes) if classes else 0

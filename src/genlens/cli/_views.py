@@ -154,7 +154,7 @@ def view_command(app: typer.Typer, view: Any) -> None:
             err_console.print(f"wrote {values['json_out']}")
         if values["out"] is not None:
             html = write_report([section], values["out"], title=f"genlens {view.key}",
-                                inputs={"real": real.describe(), "fake": fake.describe()}, alpha=values["alpha"])
+                                inputs={"real": real.describe(), "fake": fake.describe()}, alpha=ctx.alpha)
             err_console.print(f"wrote {html}")
         console.print(section.summary, markup=False, highlight=False)
 

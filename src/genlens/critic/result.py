@@ -8,11 +8,10 @@ from typing import Any
 import numpy as np
 
 from genlens._json import json_safe
-from scipy import stats
 
 from genlens.budget import Family
 from genlens.critic.stats import BlockLevel, ModeTest, Region
-from genlens.statistics import z_of_p
+from genlens.statistics import one_sided_p, z_of_p
 from genlens.views.section import Finding
 
 KEY = "critic"
@@ -99,7 +98,7 @@ class CriticResult:
                        p=self.p, family=glob.name, p_family=self.p, alpha=self.alpha)]
         for r in self.regions:
             kind = "global" if r.significant and self.covers_most(r.box) else "region"
-            p = float(stats.norm.sf(r.score))
+            p = one_sided_p(r.score)
             out.append(Finding(KEY, kind, list(r.box), r.score, r.significant, self._region_sentence(r), test=MAP_TEST,
                                p=p, family=blocks.name, p_family=min(1.0, p * self.n_blocks), alpha=self.alpha))
         significant = self.mode.p < self.alpha

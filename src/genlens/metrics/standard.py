@@ -9,7 +9,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from genlens.budget import DEFAULT_ALPHA, Family, holm, one_sided_p
+from genlens.budget import DEFAULT_ALPHA, Family, holm
+from genlens.statistics import one_sided_p
 from genlens.views.section import Finding, Section, Table
 
 KEY = "metrics"

@@ -134,14 +134,12 @@ def deficit_map(result: RegionsResult) -> Figure:
 
 def _significant_deficit(result: RegionsResult) -> float:
     """The smallest deficit (log scale) that would make the widest-CI cluster significant."""
-    from statistics import NormalDist
-
-    from genlens.statistics import z_of_level
+    from genlens.statistics import familywise_z, z_of_level
 
     halves = [0.5 * (np.log(c.ci[1]) - np.log(c.ci[0])) for c in result.clusters if c.ci[1] > c.ci[0] > 0]
     if not halves:
         return 0.0
-    threshold = NormalDist().inv_cdf(1.0 - result.alpha / max(result.partition.k, 1))  # Holm's first step
+    threshold = familywise_z(result.partition.k, 2.0 * result.alpha)  # one-sided: Holm's first step
     return float(max(halves) / z_of_level(result.plan.level) * np.sqrt(2.0) * threshold)
 
 

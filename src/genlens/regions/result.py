@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 
 from genlens._json import json_safe
-from genlens.budget import DEFAULT_ALPHA, Family, holm, one_sided_p
+from genlens.budget import DEFAULT_ALPHA, Family, holm
 from genlens.regions.cms import CmsEstimates, CmsPlan
 from genlens.regions.partition import PixelPartition
-from genlens.statistics import recentred_interval
+from genlens.statistics import one_sided_p, recentred_interval
 
 
 #: The test behind a cluster's finding.

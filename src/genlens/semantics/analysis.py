@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from genlens.budget import DEFAULT_ALPHA, Family, holm, two_sided_p
+from genlens.budget import DEFAULT_ALPHA, Family, holm
+from genlens.statistics import two_sided_p
 from genlens.errors import InputError
 from genlens.io.base import ImageSource
 from genlens.views.section import Figure, Finding, Section, Table
