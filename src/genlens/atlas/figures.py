@@ -10,6 +10,8 @@ from genlens.views.section import Figure
 
 KEY = "atlas"
 TITLE = "Activation atlas"
+#: The view's one family of tests: every cell of every layer and grid (genlens.budget).
+TEST_FAMILY = f"{KEY}/cells"
 
 
 def excess_heatmap(result: AtlasResult, key: str = "js") -> Figure:

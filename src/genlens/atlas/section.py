@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from genlens.atlas.figures import KEY, TITLE, all_figures
+from genlens.atlas.figures import KEY, TEST_FAMILY, TITLE, all_figures
 from genlens.atlas.result import CELL_TEST, AtlasResult
 from genlens.budget import Family
 from genlens.views.section import Finding, Section, Table
@@ -15,7 +15,7 @@ from genlens.views.section import Finding, Section, Table
 def family(result: AtlasResult) -> Family:
     """The view's one family: every cell of every layer and grid, adjusted by the permutation max-|z|."""
     cells = sum(int((g.z != 0).sum()) for layer in result.layers for g in layer.grids)
-    return Family(f"{KEY}/cells", result.family_alpha, cells,
+    return Family(TEST_FAMILY, result.family_alpha, cells,
                   f"max-|z| over {result.permutations} permutations of the image labels")
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from genlens._fs import atomic_path, atomic_write_text
-from genlens.atlas.figures import KEY, TITLE
+from genlens.atlas.figures import KEY, TEST_FAMILY, TITLE
 from genlens.atlas.tracking import (
     AtlasMeter,
     AtlasReference,
@@ -83,7 +83,7 @@ class AtlasView(View):
     title = TITLE
     Options = AtlasOptions
     tracks = True
-    families = (f"{KEY}/cells",)
+    families = (TEST_FAMILY,)
 
     def applies(self, real: ImageSource, fake: ImageSource | None, options: AtlasOptions) -> str | None:
         """The atlas needs enough images for a noise floor from real half-splits."""

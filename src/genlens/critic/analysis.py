@@ -24,7 +24,7 @@ from genlens._device import resolve_device
 from genlens._memory import require
 from genlens._progress import track
 from genlens.critic.model import Critic, logit_maps, train_critic
-from genlens.critic.result import CriticResult
+from genlens.critic.result import TEST_FAMILIES, CriticResult
 from genlens.critic.stats import (
     BlockLevel,
     FoldMoments,
@@ -41,9 +41,6 @@ from genlens.io.base import ImageSource
 from genlens.budget import DEFAULT_ALPHA, family_level
 from genlens.statistics import familywise_z, permutation
 
-#: The view's families of tests (its global rank test, the block map, the missed modes): each gets an
-#: equal part of the view's share of the false-alarm budget (:mod:`genlens.budget`).
-FAMILIES = ("critic/global", "critic/map", "critic/mode")
 #: A grid's pixel edges: (rows, cols).
 Edges = tuple[np.ndarray, np.ndarray]
 #: Examples of each kind shown in the grids and named in the mode finding.
@@ -138,7 +135,7 @@ def summarise(folds: list[_Fold], real: ImageSource, fake: ImageSource, real_ima
               fake_images: torch.Tensor, plan: CriticPlan, grids: dict[int, Edges],
               receptive_field: int, view_alpha: float = DEFAULT_ALPHA) -> CriticResult:
     """The held-out evidence of every fold turned into tests, maps and examples."""
-    alpha = family_level(view_alpha, len(FAMILIES))
+    alpha = family_level(view_alpha, len(TEST_FAMILIES))
     real_scores = [f.real_scores for f in folds]
     fake_scores = [f.fake_scores for f in folds]
     accuracy, p_accuracy = accuracy_test(real_scores, fake_scores)

@@ -21,6 +21,9 @@ GLOBAL_TEST = "Mann-Whitney rank test of held-out critic logits, real vs generat
 MAP_TEST = "Welch z of a block's mean held-out logit, real vs generated images (one-sided)"
 MODE_TEST = ("held-out real images above the top generated scores, negative hypergeometric (one-sided; folds: "
              "Bonferroni); a subset when the real images below the generated median rank as the generated ones do")
+#: The view's families of tests (its global rank test, the block map, the missed modes): each gets an
+#: equal part of the view's share of the false-alarm budget (:mod:`genlens.budget`).
+TEST_FAMILIES = (f"{KEY}/global", f"{KEY}/map", f"{KEY}/mode")
 #: Names of the surest-real images kept in a mode finding's ``where``.
 EXAMPLE_NAMES = 8
 #: The per-pixel map goes into the JSON only up to this many pixels (the block map always does).
@@ -83,9 +86,10 @@ class CriticResult:
 
     def families(self) -> tuple[Family, ...]:
         """The view's three families: its global rank test, every block of the map, the mode test."""
-        return (Family(f"{KEY}/global", self.alpha, 1, "single test"),
-                Family(f"{KEY}/map", self.alpha, self.n_blocks, "Bonferroni over the blocks of every grid"),
-                Family(f"{KEY}/mode", self.alpha, 1, "single test (folds: Bonferroni)"))
+        glob, blocks, modes = TEST_FAMILIES
+        return (Family(glob, self.alpha, 1, "single test"),
+                Family(blocks, self.alpha, self.n_blocks, "Bonferroni over the blocks of every grid"),
+                Family(modes, self.alpha, 1, "single test (folds: Bonferroni)"))
 
     def findings(self) -> tuple[Finding, ...]:
         """One ``global`` finding (the rank test), up to two ``region`` findings, one ``mode`` finding.

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from genlens.critic.analysis import FAMILIES, CriticPlan, compare_critic
-from genlens.critic.result import KEY, TITLE, CriticResult
+from genlens.critic.analysis import CriticPlan, compare_critic
+from genlens.critic.result import KEY, TEST_FAMILIES, TITLE, CriticResult
 from genlens.io.base import ImageSource
 from genlens.views.base import RunContext, View, size_mismatch
 from genlens.views.options import option
@@ -56,7 +56,7 @@ class CriticView(View):
     title = TITLE
     Options = CriticOptions
     tracks = False
-    families = FAMILIES
+    families = TEST_FAMILIES
 
     def applies(self, real: ImageSource, fake: ImageSource | None, options: CriticOptions) -> str | None:
         """One image size (the map is pixel by pixel) and enough images for every fold."""

@@ -15,6 +15,8 @@ from genlens.views.section import Finding, Section, Table
 
 KEY = "metrics"
 TITLE = "Standard metrics"
+#: The family of tests the view's findings are corrected in (genlens.budget).
+TEST_FAMILY = f"{KEY}/gaps"
 
 #: Metric families and the scalars each reports.
 FAMILIES: dict[str, tuple[str, ...]] = {
@@ -155,7 +157,7 @@ class StandardMetrics:
 
     def family(self) -> Family:
         """The one family of the view: every judged metric, Holm-corrected at the view's share."""
-        return Family(f"{KEY}/gaps", self.alpha, len(self.gaps()), "Holm")
+        return Family(TEST_FAMILY, self.alpha, len(self.gaps()), "Holm")
 
     def findings(self) -> tuple[Finding, ...]:
         """A ``global`` finding per judged metric: its gap to the floor in noise units, its one-sided

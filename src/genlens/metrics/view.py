@@ -20,7 +20,7 @@ from genlens._fs import atomic_path, atomic_write_text
 from genlens.features.space import FeatureSet, extract, feature_extractor, rebuild_kwargs, resolve_feature_space
 from genlens.io.base import ImageSource
 from genlens.metrics.reference import MetricsReference
-from genlens.metrics.standard import DEFAULT_METRICS, KEY, METRICS, TITLE, StandardMetrics
+from genlens.metrics.standard import DEFAULT_METRICS, KEY, METRICS, TEST_FAMILY, TITLE, StandardMetrics
 from genlens.views.base import Measurement, Measurements, RunContext, View
 from genlens.views.options import option
 
@@ -61,7 +61,7 @@ class MetricsView(View):
     title = TITLE
     Options = MetricsOptions
     tracks = True
-    families = (f"{KEY}/gaps",)
+    families = (TEST_FAMILY,)
 
     def applies(self, real: ImageSource, fake: ImageSource | None, options: MetricsOptions) -> str | None:
         n_fake = len(fake) if fake is not None else 4

@@ -17,6 +17,8 @@ from genlens.statistics import one_sided_p, recentred_interval
 #: The test behind a cluster's finding.
 CLUSTER_TEST = ("cluster CMS below its real-vs-real floor, normal with the bootstrap SE over images of both "
                 "estimates (one-sided)")
+#: The family of tests the view's findings are corrected in (genlens.budget).
+TEST_FAMILY = "regions/clusters"
 
 
 @dataclass(frozen=True)
@@ -172,7 +174,7 @@ class RegionsResult:
         return replace(self, clusters=clusters, alpha=alpha)
 
     def family(self) -> Family:
-        return Family("regions/clusters", self.alpha, int(sum(np.isfinite(c.p) for c in self.clusters)), "Holm")
+        return Family(TEST_FAMILY, self.alpha, int(sum(np.isfinite(c.p) for c in self.clusters)), "Holm")
 
     @property
     def worst(self) -> ClusterScore:
@@ -228,7 +230,7 @@ class RegionsResult:
             sentence = (f"cluster {c.id} (rows {top}-{bottom - 1}, cols {left}-{right - 1}, {c.n_pixels} px): "
                         f"CMS {c.cms:.4f} vs real floor {c.floor:.4f}, {c.score:.1f} noise units")
             out.append(Finding("regions", "region", [top, left, bottom, right], c.score, c.significant, sentence,
-                               test=CLUSTER_TEST, p=c.p, family=self.family().name, p_family=c.p_family,
+                               test=CLUSTER_TEST, p=c.p, family=TEST_FAMILY, p_family=c.p_family,
                                alpha=c.alpha))
         return tuple(out)
 

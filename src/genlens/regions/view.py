@@ -35,7 +35,7 @@ from genlens.regions.representation import (
     plan_maps,
     representation_for,
 )
-from genlens.regions.result import RegionsResult
+from genlens.regions.result import TEST_FAMILY, RegionsResult
 from genlens.regions.spatial import images_to_spatial
 from genlens.views.base import (
     Measurement,
@@ -93,7 +93,7 @@ class RegionsView(View):
     title = TITLE
     Options = RegionsOptions
     tracks = True
-    families = ("regions/clusters",)
+    families = (TEST_FAMILY,)
 
     def applies(self, real: ImageSource, fake: ImageSource | None, options: RegionsOptions) -> str | None:
         """Pixel-by-pixel comparison needs real and fake images of one size."""

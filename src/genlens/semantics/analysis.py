@@ -28,6 +28,8 @@ from genlens.semantics.statistics import SemanticComparison, compare_areas
 
 KEY = "semantics"
 TITLE = "Semantics: classes the generator omits or over-produces"
+#: The family of tests the view's findings are corrected in (genlens.budget).
+TEST_FAMILY = f"{KEY}/classes"
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ class SemanticsResult:
     TEST = "per-class mean area, generated vs real images, Welch z (two-sided)"
 
     def family(self) -> Family:
-        return Family(f"{KEY}/classes", self.alpha, len(self.comparison.classes), "Holm")
+        return Family(TEST_FAMILY, self.alpha, len(self.comparison.classes), "Holm")
 
     def findings(self) -> tuple[Finding, ...]:
         """A ``class`` finding per class: its area gap in noise units (Welch z over images) and its

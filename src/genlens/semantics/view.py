@@ -17,7 +17,7 @@ import torch
 
 from genlens._fs import atomic_path, atomic_write_text
 from genlens.io.base import ImageSource
-from genlens.semantics.analysis import KEY, TITLE, SemanticsResult, compare_areas_of, common_size
+from genlens.semantics.analysis import KEY, TEST_FAMILY, TITLE, SemanticsResult, compare_areas_of, common_size
 from genlens.semantics.segmenter import Segmenter, segment_source
 from genlens.views.base import Measurement, Measurements, RunContext, StepEvidence, View
 from genlens.views.options import option
@@ -77,7 +77,7 @@ class SemanticsView(View):
     title = TITLE
     Options = SemanticsOptions
     tracks = True
-    families = ("semantics/classes",)
+    families = (TEST_FAMILY,)
 
     def applies(self, real: ImageSource, fake: ImageSource | None, options: SemanticsOptions) -> str | None:
         if segmenter_for(real, options) is None:
