@@ -164,9 +164,6 @@ def cell_permutation_test(maps: list[sparse.csr_matrix], is_fake: np.ndarray, pe
     is_fake = np.asarray(is_fake, dtype=bool)
     n_fake = int(is_fake.sum())
     rng = np.random.default_rng(seed)
-    labels = np.zeros((permutations, len(is_fake)), dtype=np.float64)  # counts sum exactly in float64
-    labels[:, :n_fake] = 1.0
-    labels = rng.permuted(labels, axis=1)
     observed, standard, transposed = [], [], []
     for counts in maps:
         mean, sd = _standardiser(counts, n_fake)
@@ -178,7 +175,11 @@ def cell_permutation_test(maps: list[sparse.csr_matrix], is_fake: np.ndarray, pe
         transposed.append(counts.T.tocsr())
     max_null = np.zeros(permutations)
     for start in range(0, permutations, chunk):
-        block = np.ascontiguousarray(labels[start : start + chunk].T)  # (n_images, b)
+        # drawn a chunk at a time (row by row from one stream: the same labels as one big draw), so memory
+        # stays chunk x images whatever the number of permutations; float64: counts sum exactly
+        block = np.zeros((min(chunk, permutations - start), len(is_fake)))
+        block[:, :n_fake] = 1.0
+        block = np.ascontiguousarray(rng.permuted(block, axis=1).T)  # (n_images, b)
         for counts_t, (mean, sd, live) in zip(transposed, standard):
             if not live.any():
                 continue
