@@ -162,9 +162,9 @@ def top_classes(cells: np.ndarray, predicted: np.ndarray, n_cells: int, n_classe
 
 def image_keys(act: LayerActivations) -> tuple[np.ndarray, np.ndarray]:
     """Each activation's image as one index over both sets, and whether each image is generated."""
-    pairs = act.set_index.astype(np.int64) * (int(act.image_id.max()) + 1) + act.image_id.astype(np.int64)
-    unique, key = np.unique(pairs, return_inverse=True)
-    return key, unique >= int(act.image_id.max()) + 1
+    offset = int(act.image_id.max()) + 1  # generated images' keys start here
+    unique, key = np.unique(act.set_index.astype(np.int64) * offset + act.image_id.astype(np.int64), return_inverse=True)
+    return key, unique >= offset
 
 
 def cell_test(acts: dict[str, LayerActivations], coords_of: dict[str, np.ndarray], grids: Sequence[int],
